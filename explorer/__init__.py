@@ -1,0 +1,1 @@
+"""Loss Landscape Explorer: the computation behind the app (no Streamlit here)."""
