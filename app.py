@@ -1,0 +1,75 @@
+"""Loss Landscape Explorer: entry point: navigation, the shared sidebar, and the home page."""
+
+import streamlit as st
+
+from explorer import train
+from pages.widgets import SIDEBAR, bind, publish
+
+PAGES = {
+    "Loss Shapes": (
+        "pages/loss_shapes.py",
+        ":material/show_chart:",
+        "each loss and its gradient, soft vs hard threshold",
+    ),
+    "Landscape": (
+        "pages/landscape.py",
+        ":material/landscape:",
+        "3-D loss surfaces, gradient arrows, trajectories",
+    ),
+    "Training": (
+        "pages/training.py",
+        ":material/model_training:",
+        "train a tiny model live; race optimizers and losses",
+    ),
+    "Gradient Lab": (
+        "pages/gradient_lab.py",
+        ":material/science:",
+        "type your own loss; gradcheck; the gradient doctor",
+    ),
+    "Lessons": (
+        "pages/lessons.py",
+        ":material/school:",
+        "the bugs in the source articles, run live and fixed",
+    ),
+}
+
+
+def home() -> None:
+    st.title("Loss Landscape Explorer")
+    st.markdown(
+        "See what a loss function does to gradients and to training. Pick a loss and its "
+        "parameters, look at its value and gradient, train a tiny PyTorch model live, and walk "
+        "its loss surface. Why does a hard threshold give no gradient while its sigmoid "
+        "approximation does? Every page answers with numbers computed as you watch."
+    )
+    for title, page in NAV.items():
+        st.page_link(page, label=f"**{title}**: {PAGES[title][2]}", icon=PAGES[title][1])
+
+
+NAV = {title: st.Page(path, title=title, icon=icon) for title, (path, icon, _) in PAGES.items()}
+st.set_page_config(
+    page_title="Loss Landscape Explorer", page_icon=":material/landscape:", layout="wide"
+)
+page = st.navigation(
+    [st.Page(home, title="Home", icon=":material/home:", default=True), *NAV.values()]
+)
+
+with st.sidebar:
+    bind(*SIDEBAR)
+    st.selectbox(
+        "Device", SIDEBAR[0].options, key="device", help="auto picks cuda, then mps, then cpu"
+    )
+    st.number_input(
+        "Random seed", 0, 9999, key="seed", help="same seed, same data, same initial model"
+    )
+    publish(*SIDEBAR)
+    device, note = train.select_device(st.session_state["device"])
+    st.caption(f"Running on **{device}**. {note}")
+    st.caption(f"Available here: {', '.join(train.available_devices())}")
+
+try:
+    page.run()
+except ValueError as err:  # explorer's clear messages about bad settings
+    st.error(f"That combination does not work: {err}")
+except Exception as err:  # never a traceback in the page; the message says what broke
+    st.error(f"Unexpected error ({type(err).__name__}): {err}. Try other settings or reload.")
