@@ -46,6 +46,8 @@ def _expression_spec(text: str) -> LossSpec:
     try:
         expression = importlib.import_module("explorer.expression")
     except ModuleNotFoundError as err:
+        if err.name != "explorer.expression":
+            raise
         raise ImportError(
             "custom expression losses need explorer.expression (to_spec), which is missing"
         ) from err
