@@ -1,0 +1,258 @@
+"""Checked syntax tree → torch closures: the whitelist of names, functions and operators.
+
+Each allowed node becomes `closure(env) -> Tensor` over torch ops, plus its *kind*, which says
+how it depends on the samples: "const" (numbers only), "free" (parameters, no samples), "elem"
+(per element), "mean"/"sum" (a linear combination of means or of sums), "mixed" (anything else).
+"""
+
+import ast
+import builtins
+import difflib
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .parse import fail
+
+MAX_CONSTANT, MAX_EXPONENT, MAX_PARAMS = 1e6, 10.0, 6
+VARIABLES = ("pred", "target", "r")
+CONSTANTS = {"pi": math.pi, "e": math.e}
+NAME_RULE = re.compile(r"[a-z][a-z0-9_]{0,15}")
+CONST, FREE, ELEM, MIXED = "const", "free", "elem", "mixed"
+REDUCERS = ("mean", "sum")
+_PER_ELEMENT = (CONST, FREE, ELEM)  # in order: a combination takes the last of its parts
+_SCALAR = (CONST, FREE)
+
+
+def _clamp(x, lo, hi):
+    return torch.clamp(*torch.broadcast_tensors(x, lo, hi))
+
+
+def _where(cond, a, b):
+    return torch.where(cond != 0, a, b)
+
+
+FUNCTIONS: dict[str, tuple[Callable, tuple[str, ...]]] = {
+    "abs": (torch.abs, ("x",)),
+    "sqrt": (torch.sqrt, ("x",)),
+    "exp": (torch.exp, ("x",)),
+    "log": (torch.log, ("x",)),
+    "log1p": (torch.log1p, ("x",)),
+    "sigmoid": (torch.sigmoid, ("x",)),
+    "tanh": (torch.tanh, ("x",)),
+    "relu": (torch.relu, ("x",)),
+    "softplus": (F.softplus, ("x",)),
+    "clamp": (_clamp, ("x", "lo", "hi")),
+    "minimum": (torch.minimum, ("a", "b")),
+    "maximum": (torch.maximum, ("a", "b")),
+    "where": (_where, ("cond", "a", "b")),
+    "round": (torch.round, ("x",)),
+    "sign": (torch.sign, ("x",)),
+    "mean": (torch.mean, ("x",)),
+    "sum": (torch.sum, ("x",)),
+}
+_ARITHMETIC = {ast.Add: torch.add, ast.Sub: torch.sub, ast.Mult: torch.mul, ast.Div: torch.div}
+_ARITHMETIC[ast.Pow] = torch.pow
+_COMPARISONS = {ast.Lt: torch.lt, ast.LtE: torch.le, ast.Gt: torch.gt, ast.GtE: torch.ge}
+_COMPARISONS |= {ast.Eq: torch.eq, ast.NotEq: torch.ne}
+_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_SYMBOLS |= {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|"}
+_SYMBOLS |= {ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>", ast.In: "in", ast.NotIn: "in"}
+_SYMBOLS |= {ast.Is: "is", ast.IsNot: "is", ast.Not: "not", ast.Invert: "~"}
+_HINTS = {"max": "maximum", "min": "minimum", "ln": "log", "clip": "clamp", "pow": "**"}
+_REFUSED = {
+    ast.Subscript: "subscripts (`x[...]`) are not allowed",
+    ast.Lambda: "lambdas are not allowed",
+    ast.NamedExpr: "assignments (`:=`) are not allowed",
+    ast.IfExp: "`a if c else b` is not supported: use where(c, a, b)",
+    ast.BoolOp: "`and` / `or` are not supported: multiply masks for and, maximum(m1, m2) for or",
+    ast.JoinedStr: "f-strings are not allowed",
+    ast.Starred: "`*` unpacking is not allowed",
+}
+_CONTAINERS = (ast.List, ast.Tuple, ast.Set, ast.Dict)
+_LOOPS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_REFUSED |= dict.fromkeys(_CONTAINERS, "lists, tuples, sets and dicts are not allowed")
+_REFUSED |= dict.fromkeys(_LOOPS, "comprehensions (`for` inside) are not allowed")
+_PYTHON_BUILTINS = frozenset(dir(builtins))
+
+
+@dataclass(frozen=True)
+class Env:
+    """What closures evaluate against: named tensors, dtype/device for constants, and the mode."""
+
+    values: dict[str, torch.Tensor]
+    dtype: torch.dtype
+    device: torch.device
+    per_element: bool  # mean/sum pass their argument through (one sample's share of the loss)
+
+
+_STATIC = Env({}, torch.float64, torch.device("cpu"), per_element=False)
+
+
+def _join(*kinds: str) -> str:
+    """The kind of a non-linear combination: any mean/sum inside makes it mixed."""
+    if any(k not in _PER_ELEMENT for k in kinds):
+        return MIXED
+    return max(kinds, key=_PER_ELEMENT.index)
+
+
+def _linear(op: type, a: str, b: str) -> str:
+    """The kind of a op b for + - * /: means (sums) survive adding means (sums) and scaling.
+
+    mean(A) + k = mean(A + k), but sum(A) + k ≠ sum(A + k): only means absorb scalars.
+    """
+    if a in _PER_ELEMENT and b in _PER_ELEMENT:
+        return _join(a, b)
+    if op in (ast.Add, ast.Sub):
+        if a == b or (a == "mean" and b in _SCALAR) or (b == "mean" and a in _SCALAR):
+            return a if a in REDUCERS else b
+        return MIXED
+    if op is ast.Mult and (a in _SCALAR or b in _SCALAR):
+        return a if b in _SCALAR else b
+    return a if op is ast.Div and b in _SCALAR else MIXED
+
+
+def _constant(value: float) -> Callable:
+    return lambda env: torch.tensor(value, dtype=env.dtype, device=env.device)
+
+
+def _lookup(name: str) -> Callable:
+    return lambda env: env.values[name]
+
+
+class Builder:
+    """Walks a parsed tree: checks each node and returns (closure over an Env, kind)."""
+
+    def __init__(self, flat: str, cut: int):
+        self.text, self.cut, self.params = flat, cut, []
+        self._methods = {ast.Constant: self._number, ast.Name: self._name, ast.Call: self._call}
+        self._methods |= {ast.UnaryOp: self._unary, ast.BinOp: self._binary}
+        self._methods[ast.Compare] = self._compare
+
+    def col(self, node: ast.AST) -> int:
+        return node.col_offset + 1 + self.cut
+
+    def build(self, node: ast.AST) -> tuple[Callable, str]:
+        method = self._methods.get(type(node))
+        return method(node) if method else self._refuse(node)
+
+    def _refuse(self, node: ast.AST):
+        if isinstance(node, ast.Attribute):
+            dot = self.text.rfind(".", 0, node.end_col_offset + self.cut - len(node.attr))
+            fail(f"attribute access (`.{node.attr}`) is not allowed", dot + 1)
+        fail(_REFUSED.get(type(node), f"`{type(node).__name__}` is not allowed"), self.col(node))
+
+    def _number(self, node: ast.Constant):
+        value, col = node.value, self.col(node)
+        source = self.text[col - 1 : node.end_col_offset + self.cut][:20]
+        if isinstance(value, str | bytes):
+            fail("strings are not allowed", col)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            fail(f"`{source}` is not a number you can use here", col)
+        if not abs(value) <= MAX_CONSTANT:
+            fail(f"number `{source}` is too large (at most {MAX_CONSTANT:g})", col)
+        return _constant(float(value)), CONST
+
+    def _name(self, node: ast.Name):
+        name, col = node.id, self.col(node)
+        if name in VARIABLES:
+            return _lookup(name), ELEM
+        if name in CONSTANTS:
+            return _constant(CONSTANTS[name]), CONST
+        if name in FUNCTIONS:
+            fail(f"`{name}` is a function: call it, e.g. {name}(r)", col)
+        self._check_name(name, col)
+        if name not in self.params:
+            self.params.append(name)
+            if len(self.params) > MAX_PARAMS:
+                names = ", ".join(self.params)
+                fail(f"too many parameters ({len(self.params)} > {MAX_PARAMS}: {names})", col)
+        return _lookup(name), FREE
+
+    def _check_name(self, name: str, col: int) -> None:
+        if name.startswith("_"):
+            fail(f"name `{name[:20]}` is not allowed (names may not start with `_`)", col)
+        if not NAME_RULE.fullmatch(name):
+            rule = "lower-case letters, digits and _, starting with a letter, at most 16 long"
+            fail(f"name `{name[:20]}` is not allowed ({rule})", col)
+        if name in _PYTHON_BUILTINS:
+            fail(f"`{name}` is a Python built-in, not a parameter name", col)
+
+    def _unary(self, node: ast.UnaryOp):
+        if not isinstance(node.op, ast.USub | ast.UAdd):
+            fail(f"`{_SYMBOLS[type(node.op)]}` is not supported", self.col(node))
+        operand, kind = self.build(node.operand)
+        if isinstance(node.op, ast.UAdd):
+            return operand, kind
+        return (lambda env: torch.neg(operand(env))), kind
+
+    def _binary(self, node: ast.BinOp):
+        op, symbol = type(node.op), _SYMBOLS.get(type(node.op), "?")
+        between = (node.left.end_col_offset + self.cut, node.right.col_offset + self.cut)
+        col = self.text.find(symbol, *between) + 1 or self.col(node)
+        if op not in _ARITHMETIC:
+            fail(f"operator `{symbol}` is not supported (use + - * / **)", col)
+        (left, a), (right, b) = self.build(node.left), self.build(node.right)
+        if op is ast.Pow and b == CONST:
+            p = float(right(_STATIC))
+            if not abs(p) <= MAX_EXPONENT:
+                fail(f"exponent {p:.6g} after `**` is too large (|p| ≤ {MAX_EXPONENT:g})", col)
+        fn = _ARITHMETIC[op]
+        kind = _join(a, b) if op is ast.Pow else _linear(op, a, b)
+        return (lambda env: fn(left(env), right(env))), kind
+
+    def _compare(self, node: ast.Compare):
+        for op in node.ops:
+            if type(op) not in _COMPARISONS:
+                symbol = _SYMBOLS[type(op)]
+                fail(f"`{symbol}` is not supported: use < <= > >= == !=", self.col(node))
+        built = [self.build(n) for n in (node.left, *node.comparators)]
+        pairs = list(zip(node.ops, built, built[1:], strict=False))
+        tests = [(_COMPARISONS[type(op)], a, b) for op, (a, _), (b, _) in pairs]
+
+        def compare(env):  # a < b < c is (a < b)·(b < c)
+            masks = [test(a(env), b(env)).to(env.dtype) for test, a, b in tests]
+            return math.prod(masks[1:], start=masks[0])
+
+        return compare, _join(*(k for _, k in built))
+
+    def _call(self, node: ast.Call):
+        name = self._function_name(node)
+        fn, arg_names = FUNCTIONS[name]
+        for kw in node.keywords:
+            shown = f"`{kw.arg}=`" if kw.arg else "`**`"
+            fail(f"keyword arguments ({shown}) are not allowed", self.col(kw))
+        if len(node.args) != len(arg_names):
+            wanted = f"{len(arg_names)} argument(s) ({', '.join(arg_names)})"
+            fail(f"`{name}` takes {wanted}, got {len(node.args)}", self.col(node))
+        built = [self.build(a) for a in node.args]
+        args = [c for c, _ in built]
+        if name in REDUCERS:  # of a scalar it is the scalar itself
+            ((inner, kind),) = built
+            kind = name if kind == ELEM else kind if kind in _SCALAR else MIXED
+            return (lambda env: inner(env) if env.per_element else fn(inner(env))), kind
+        return (lambda env: fn(*[a(env) for a in args])), _join(*(k for _, k in built))
+
+    def _function_name(self, node: ast.Call) -> str:
+        func, col = node.func, self.col(node)
+        known = "known: " + ", ".join(sorted(FUNCTIONS))
+        if isinstance(func, ast.Attribute):
+            self._refuse(func)
+        if not isinstance(func, ast.Name):
+            fail("only the listed functions can be called", col, known)
+        if func.id in FUNCTIONS:
+            return func.id
+        if func.id in VARIABLES or func.id in CONSTANTS:
+            fail(f"`{func.id}` is not a function", col)
+        if not NAME_RULE.fullmatch(func.id):
+            self._check_name(func.id, col)
+        close = _HINTS.get(func.id) or next(iter(difflib.get_close_matches(func.id, FUNCTIONS)), "")
+        fail(
+            f"unknown function `{func.id}`",
+            col,
+            (f"did you mean `{close}`? " if close else "") + known,
+        )
