@@ -5,7 +5,8 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from ._common import END, START, finish, grid, trajectory
+from ._common import END, START, finish, grid
+from ._common import trajectory as read_trajectory
 from .surface import PATH, contour_trace, scale_values
 
 
@@ -13,7 +14,7 @@ def trajectory_animation(
     alpha,
     beta,
     values,
-    trajectory_data,
+    trajectory,
     *,
     log_scale: bool = False,
     axis_labels: Sequence[str] = ("α", "β"),
@@ -31,7 +32,7 @@ def trajectory_animation(
     """
     a, b, z = grid(alpha, beta, values)
     zt, _ = scale_values(z, log_scale)
-    tr = trajectory(trajectory_data)
+    tr = read_trajectory(trajectory)
     n = tr["alpha"].size
     if n == 0:
         raise ValueError("trajectory is empty: it needs at least one step")
