@@ -3,7 +3,7 @@
 import streamlit as st
 
 from explorer import train
-from pages.widgets import SIDEBAR, bind, publish
+from pages.widgets import DEVICES, URL
 
 PAGES = {
     "Loss Shapes": (
@@ -55,17 +55,10 @@ page = st.navigation(
 )
 
 with st.sidebar:
-    bind(*SIDEBAR)
-    st.selectbox(
-        "Device", SIDEBAR[0].options, key="device", help="auto picks cuda, then mps, then cpu"
-    )
-    st.number_input(
-        "Random seed", 0, 9999, key="seed", help="same seed, same data, same initial model"
-    )
-    publish(*SIDEBAR)
+    st.selectbox("Device", DEVICES, key="device", bind=URL, help="auto: cuda, then mps, then cpu")
+    st.number_input("Random seed", 0, 9999, 0, key="seed", bind=URL, help="same seed, same run")
     device, note = train.select_device(st.session_state["device"])
     st.caption(f"Running on **{device}**. {note}")
-    st.caption(f"Available here: {', '.join(train.available_devices())}")
 
 try:
     page.run()

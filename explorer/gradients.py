@@ -203,3 +203,23 @@ def gradcheck_table() -> list[dict]:
         for name, ex in FUNCTIONS.items()
     ]
     return rows + _step_rows()
+
+
+def curve_table(curves: dict[str, Curve]) -> list[dict]:
+    """One row a named curve: how far autograd and finite differences part, away from kinks, and where the kinks are."""
+    rows = []
+    for name, c in curves.items():
+        near_kink = np.zeros(c.x.shape, dtype=bool)
+        for k in c.kinks:
+            near_kink |= np.abs(c.x - k) <= 2 * np.diff(c.x).max()
+        gap = np.abs(c.grad_autograd - c.grad_fd)[~near_kink & np.isfinite(c.grad_fd)]
+        rows.append(
+            {
+                "loss": name,
+                "max |autograd − finite diff.| (off kinks)": float(gap.max())
+                if gap.size
+                else float("nan"),
+                "kinks at": ", ".join(f"{k:.2f}" for k in c.kinks[:6]) or "none",
+            }
+        )
+    return rows
