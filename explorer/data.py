@@ -87,7 +87,8 @@ def datasets_for(task: str) -> list[str]:
     return [k for k, s in DATASETS.items() if s.task in _TRAINS_ON[task]]
 
 
-def _clamp(value, lo, hi, default):
+def clamp_number(value, lo, hi, default):
+    """float(value) clamped into [lo, hi]; NaN becomes default."""
     value = float(value)
     return default if math.isnan(value) else min(max(value, lo), hi)
 
@@ -193,9 +194,9 @@ def make_dataset(key, *, n=200, seed=0, noise=0.1, outlier_frac=0.0) -> Dataset:
     if key not in DATASETS:
         raise ValueError(f"unknown data set {key!r}; allowed: {', '.join(DATASETS)}")
     spec = DATASETS[key]
-    n = int(_clamp(n, *N_RANGE, 200))
-    noise = _clamp(noise, *NOISE_RANGE, 0.1)
-    frac = _clamp(outlier_frac, *OUTLIER_RANGE, 0.0)
+    n = int(clamp_number(n, *N_RANGE, 200))
+    noise = clamp_number(noise, *NOISE_RANGE, 0.1)
+    frac = clamp_number(outlier_frac, *OUTLIER_RANGE, 0.0)
     gen = torch.Generator().manual_seed(int(seed))
     x, y = _DRAW[key](n, gen, noise)
     y = y if spec.task == "regression" else y.long()

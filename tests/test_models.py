@@ -126,6 +126,8 @@ def test_step_forward_is_a_hard_threshold_and_its_gradient_is_exactly_zero():
     model, x = _tiny_step_mlp(False)
     h = x @ model.net[0].weight.T + model.net[0].bias
     torch.testing.assert_close(model.net[1](h), (h > 0).double(), **TOL)
+    at_zero = StepFunction.apply(torch.tensor([-1.0, 0.0, 1.0]), "off")
+    assert at_zero.tolist() == [0.0, 0.0, 1.0]  # H(0) = 0, as in (x > 0).float()
     model(x).sum().backward()
     assert torch.equal(model.net[0].weight.grad, torch.zeros(2, 2, dtype=torch.float64))
     assert torch.equal(model.net[0].bias.grad, torch.zeros(2, dtype=torch.float64))

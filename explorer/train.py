@@ -1,0 +1,262 @@
+"""The training loop as a generator of step records; optimizers; devices. It never prints or draws."""
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from explorer.data import (
+    DATASETS,
+    N_RANGE,
+    NOISE_RANGE,
+    OUTLIER_RANGE,
+    Dataset,
+    clamp_number,
+    datasets_for,
+    make_dataset,
+)
+from explorer.losses import LossSpec, encode_target, get_loss
+from explorer.models import (  # noqa: F401  (param helpers are part of this module's API too)
+    ACTIVATIONS,
+    MODELS,
+    clamp_hidden,
+    flat_params,
+    make_model,
+    param_names,
+    param_slices,
+    straight_through_mode,
+    theta_labels,
+)
+
+LR_RANGE = (1e-6, 10.0)
+STEPS_RANGE = (1, 5000)
+BATCH_RANGE = (1, N_RANGE[1])
+BLOW_UP = 1e6  # a run diverged once |loss| > BLOW_UP × max(|initial loss|, 1)
+DEVICES = ("auto", "cpu", "cuda", "mps")
+_OPTIMIZERS: dict[str, Callable] = {
+    "sgd": lambda p, lr: torch.optim.SGD(p, lr=lr),
+    "momentum": lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=0.9),
+    "nesterov": lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=0.9, nesterov=True),
+    "adam": lambda p, lr: torch.optim.Adam(p, lr=lr),
+    "adamw": lambda p, lr: torch.optim.AdamW(p, lr=lr, weight_decay=0.01),
+    "rmsprop": lambda p, lr: torch.optim.RMSprop(p, lr=lr),
+    "adagrad": lambda p, lr: torch.optim.Adagrad(p, lr=lr),
+}
+OPTIMIZERS = tuple(_OPTIMIZERS)
+_LINKS = {"identity": lambda t: t, "sigmoid": torch.sigmoid}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run; `validate()` gives a clamped copy or raises ValueError."""
+
+    dataset: str = "line"  # a key of explorer.data.DATASETS
+    n: int = 200  # number of points, clamped to [8, 5000]
+    noise: float = 0.1  # data noise, clamped to [0, 5]
+    outlier_frac: float = 0.0  # fraction of outliers / flipped labels, clamped to [0, 0.5]
+    model: str = "line"  # a key of explorer.models.MODELS
+    hidden: tuple[int, ...] = (16,)  # MLP hidden widths, each in [1, 256], at most 4 layers
+    activation: str = "tanh"  # MLP activation, one of ACTIVATIONS
+    straight_through: bool | str = False  # step backward: False, True/"identity", "clipped"
+    loss: str = "mse"  # a key of LOSSES, or "expr:<text>"
+    loss_params: dict = field(default_factory=dict)  # the loss's parameters; missing = default
+    optimizer: str = "sgd"  # one of OPTIMIZERS
+    lr: float = 0.05  # learning rate, clamped to [1e-6, 10]
+    steps: int = 200  # optimizer steps, clamped to [1, 5000]
+    batch_size: int | None = None  # None = full batch, else clamped to [1, 5000]
+    seed: int = 0  # seeds the data, the initial parameters and the mini-batch order
+    device: str = "auto"  # "auto" | "cpu" | "cuda" | "mps"
+
+    def validate(self) -> "TrainConfig":
+        """A copy with every number clamped; ValueError for unknown names or a loss/data mismatch."""
+        _check_name("data set", self.dataset, DATASETS)
+        _check_name("model", self.model, MODELS)
+        _check_name("optimizer", self.optimizer, OPTIMIZERS)
+        _check_name("activation", self.activation, ACTIVATIONS)
+        _check_name("device", self.device, DEVICES)
+        spec = get_loss(self.loss)
+        check_fit(spec, self.dataset, self.model)
+        hidden = (self.hidden,) if isinstance(self.hidden, int | float) else self.hidden
+        batch = self.batch_size
+        return replace(
+            self,
+            n=int(clamp_number(self.n, *N_RANGE, 200)),
+            noise=clamp_number(self.noise, *NOISE_RANGE, 0.1),
+            outlier_frac=clamp_number(self.outlier_frac, *OUTLIER_RANGE, 0.0),
+            hidden=clamp_hidden(hidden),
+            straight_through=straight_through_mode(self.straight_through),
+            loss_params=spec.clamp(dict(self.loss_params)),
+            lr=clamp_number(self.lr, *LR_RANGE, 0.05),
+            steps=int(clamp_number(self.steps, *STEPS_RANGE, 200)),
+            batch_size=None if batch is None else int(clamp_number(batch, *BATCH_RANGE, 32)),
+            seed=int(clamp_number(self.seed, 0, 2**32 - 1, 0)),
+        )
+
+
+def _check_name(kind: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown {kind} {value!r}; allowed: {', '.join(allowed)}")
+
+
+def check_fit(spec: LossSpec, dataset: str, model: str) -> None:
+    """ValueError unless the loss can train on the data set and the model takes its inputs."""
+    data = DATASETS[dataset]
+    if dataset not in datasets_for(spec.task):
+        raise ValueError(
+            f"loss {spec.key!r} needs {spec.task} data; {dataset!r} is {data.task} "
+            f"(suitable: {', '.join(datasets_for(spec.task))})"
+        )
+    if MODELS[model].in_dim not in (None, data.in_dim):
+        raise ValueError(
+            f"model {model!r} needs {MODELS[model].in_dim}-D inputs; {dataset!r} is {data.in_dim}-D"
+        )
+
+
+def select_device(choice: str) -> tuple[torch.device, str]:
+    """The torch device for `choice` and a sentence saying what was picked and why."""
+    _check_name("device", choice, DEVICES)
+    has = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if choice == "auto":
+        for kind in ("cuda", "mps"):
+            if has[kind]:
+                return torch.device(kind), f"auto picked {kind}: {_describe(kind)} is available"
+        return torch.device("cpu"), "auto picked cpu: no CUDA or MPS device is available"
+    if choice == "cpu" or has[choice]:
+        return torch.device(choice), f"using {choice}, as requested"
+    return torch.device("cpu"), f"{choice} was requested but is not available here; using cpu"
+
+
+def _describe(kind: str) -> str:
+    return torch.cuda.get_device_name(0) if kind == "cuda" else "Apple's Metal (MPS) GPU"
+
+
+def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
+    """The named optimizer (momentum variants use 0.9; adamw weight decay 0.01)."""
+    _check_name("optimizer", name, OPTIMIZERS)
+    return _OPTIMIZERS[name](params, lr)
+
+
+def build(config: TrainConfig) -> tuple[Dataset, nn.Module, LossSpec, Callable]:
+    """Data set and seeded model on the config's device, the loss spec, and loss_of(model[, index])."""
+    cfg = config.validate()
+    device, _ = select_device(cfg.device)
+    spec = get_loss(cfg.loss)
+    dataset = make_dataset(
+        cfg.dataset, n=cfg.n, seed=cfg.seed, noise=cfg.noise, outlier_frac=cfg.outlier_frac
+    )
+    dataset = dataset.to(device)
+    out_dim = dataset.n_classes if spec.task == "multiclass" else 1
+    model = make_model(
+        cfg.model,
+        in_dim=dataset.in_dim,
+        out_dim=out_dim,
+        hidden=cfg.hidden,
+        activation=cfg.activation,
+        straight_through=cfg.straight_through,
+        seed=cfg.seed,
+    ).to(device)
+    target = encode_target(spec, dataset.y).to(device)
+    link, params = _LINKS[spec.link], cfg.loss_params
+
+    def loss_of(model: nn.Module, index: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean loss of `model` on the whole data set, or on the points `index`."""
+        x, t, w = dataset.x, target, dataset.weights
+        if index is not None:
+            x, t, w = x[index], t[index], w[index]
+        extra = {"weights": w} if spec.per_sample_weights else {}
+        return spec.fn(link(model(x)), t, reduction="mean", **extra, **params)
+
+    return dataset, model, spec, loss_of
+
+
+@dataclass
+class StepRecord:
+    """One row of a run: theta after `step` updates, with the loss and gradient norm there."""
+
+    step: int
+    loss: float  # full-data loss at theta
+    grad_norm: float  # ‖∇‖₂ of the (mini-batch) loss at theta: the gradient of the next update
+    theta: np.ndarray  # all parameters, flat float64
+    elapsed_s: float  # seconds since training started
+    stop: str | None = None  # why the run ended early ("diverged: ..."), else None
+
+
+def _batches(n: int, batch_size: int | None, gen: torch.Generator) -> Iterator[torch.Tensor | None]:
+    """Endless mini-batch indices: a fresh seeded permutation each epoch; None for full batch."""
+    while True:
+        if batch_size is None or batch_size >= n:
+            yield None
+        else:
+            yield from torch.randperm(n, generator=gen).split(batch_size)
+
+
+def _stop_reason(step: int, loss: float, grad_norm: float, initial: float) -> str | None:
+    if not math.isfinite(loss):
+        return f"diverged: loss became {loss} at step {step}"
+    if not math.isfinite(grad_norm):
+        return f"diverged: gradient became {grad_norm} at step {step}"
+    if abs(loss) > BLOW_UP * max(abs(initial), 1.0):
+        return f"diverged: loss grew past {BLOW_UP:g} × its initial value at step {step}"
+    return None
+
+
+def train(config: TrainConfig) -> Iterator[StepRecord]:
+    """Yield step 0 (initial parameters), then one record per optimizer step; stop early on divergence."""
+    cfg = config.validate()
+    dataset, model, _, loss_of = build(cfg)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(cfg.optimizer, params, cfg.lr)
+    batches = _batches(len(dataset), cfg.batch_size, torch.Generator().manual_seed(cfg.seed))
+    t0, initial = time.perf_counter(), None
+    for step in range(cfg.steps + 1):
+        index = next(batches)
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_of(model, None if index is None else index.to(dataset.x.device))
+        if loss.requires_grad:
+            loss.backward()
+        if index is not None:
+            with torch.no_grad():
+                loss = loss_of(model)
+        value, theta, grad_norm = _snapshot(loss, params)
+        initial = value if initial is None else initial
+        stop = _stop_reason(step, value, grad_norm, initial)
+        yield StepRecord(step, value, grad_norm, theta, time.perf_counter() - t0, stop)
+        if stop or step == cfg.steps:
+            return
+        optimizer.step()
+
+
+def _snapshot(loss: torch.Tensor, params: list[torch.Tensor]) -> tuple[float, np.ndarray, float]:
+    """(loss, theta, ‖grad‖₂) with one copy to the host (missing gradients count as zero)."""
+    with torch.no_grad():
+        grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in params]
+        parts = [loss.reshape(1), *(t.reshape(-1) for t in (*params, *grads))]
+        flat = torch.cat(parts).to("cpu", torch.float64).numpy()
+    size = (flat.size - 1) // 2
+    grad = flat[1 + size :]
+    return float(flat[0]), flat[1 : 1 + size], float(np.sqrt(grad @ grad))
+
+
+def history_frame(records: list[StepRecord], names: list[str] | None = None) -> pd.DataFrame:
+    """Records as a table: step, loss, grad_norm, elapsed_s, stop, then one column per theta entry."""
+    base = pd.DataFrame(
+        [(r.step, r.loss, r.grad_norm, r.elapsed_s, r.stop) for r in records],
+        columns=["step", "loss", "grad_norm", "elapsed_s", "stop"],
+    )
+    if not records:
+        return base
+    thetas = np.stack([r.theta for r in records])
+    names = names or [f"theta[{i}]" for i in range(thetas.shape[1])]
+    return pd.concat([base, pd.DataFrame(thetas, columns=names)], axis=1)
+
+
+def run_to_end(config: TrainConfig) -> pd.DataFrame:
+    """Train to completion; the history as a DataFrame with theta columns labelled by parameter."""
+    cfg = config.validate()
+    _, model, _, _ = build(cfg)
+    return history_frame(list(train(cfg)), theta_labels(model))
