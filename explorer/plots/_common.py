@@ -42,11 +42,11 @@ def finish(
 ) -> go.Figure:
     """Apply the house layout: title, template, margins, height, legend on top, uirevision."""
     fig.update_layout(
-        title=dict(text=title, x=0.01, xanchor="left"),
+        title=dict(text=title, x=0.01, xanchor="left", y=0.985, yanchor="top", yref="container"),
         template=TEMPLATE,
         height=height,
-        margin=dict(l=70, r=30, t=80, b=bottom),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1.0, xanchor="right"),
+        margin=dict(l=70, r=30, t=110, b=bottom),
+        legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0.0, xanchor="left"),
         hovermode="closest",
         uirevision=uirevision,
         **layout,
