@@ -175,3 +175,8 @@ def features_forward_fixed(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The same forward with the features inside the graph."""
     *body, head = model.net
     return head(nn.Sequential(*body)(x)).squeeze(-1)
+
+
+def hard_step(x: torch.Tensor) -> torch.Tensor:
+    """The classic step activation H(x) = [x > 0]: its derivative is 0 wherever it exists."""
+    return (x > 0).to(x.dtype)
