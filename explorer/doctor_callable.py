@@ -178,6 +178,11 @@ def diagnose_callable(
     loss_fn, pred: Tensor, target: Tensor, model=None, **loss_kwargs
 ) -> list[Finding]:
     """Findings for `loss_fn(pred, target, **loss_kwargs)`; pred may come from `model` (its grads are checked)."""
+    with torch.random.fork_rng(devices=[]):  # random draws inside loss_fn leave no trace outside
+        return _diagnose_callable(loss_fn, pred, target, model, loss_kwargs)
+
+
+def _diagnose_callable(loss_fn, pred, target, model, loss_kwargs: dict) -> list[Finding]:
     spy = OpSpy()
     try:
         with spy:

@@ -199,3 +199,11 @@ def test_mixed_expression_is_reported_not_raised():
 
     (f,) = diagnose_loss(to_spec("r - mean(r)"))
     assert f.code == "loss_raised" and "mixes samples" in f.seen
+
+
+def test_the_doctor_leaves_gradients_and_the_global_rng_alone():
+    model, pred, y = regression()
+    state = torch.random.get_rng_state()
+    diagnose_callable(sb.CustomLoss(), pred, y, model=model)
+    assert torch.equal(state, torch.random.get_rng_state())
+    assert all(p.grad is None for p in model.parameters())

@@ -137,3 +137,18 @@ def test_check_backward_measures_the_error_of_a_wrong_backward():
 
 def test_every_catalogue_loss_is_classified_smooth_or_hard():
     assert set(SMOOTH) | set(HARD) == set(LOSSES)
+
+
+def test_every_function_in_explorer_functions_is_in_the_table():
+    import inspect
+
+    from explorer import functions
+
+    defined = {
+        name
+        for name, obj in vars(functions).items()
+        if inspect.isclass(obj)
+        and issubclass(obj, torch.autograd.Function)
+        and obj.__module__ == functions.__name__
+    }
+    assert defined and defined <= {row["function"] for row in gradcheck_table()}
