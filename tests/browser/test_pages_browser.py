@@ -1,0 +1,176 @@
+"""Every page in headless Chromium: it runs clean, its charts draw, its main widget redraws them.
+
+The table PAGES says, for each page, how many Plotly charts it must draw and which widget to
+change; adjust it there when a page changes. Screenshots go to artifacts/screenshots/.
+"""
+
+import re
+from dataclasses import dataclass
+
+import pytest
+
+from tests.browser.conftest import SHOTS
+from tests.browser.harness import ERROR, EXCEPTION, FIGURES_JS, SETTLED_JS
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]
+WAIT_MS = 60_000  # a first render imports torch and may compile caches on a cold, busy server
+QUIET_MS = 500  # elements render after the run ends, in batches a few hundred ms apart
+
+
+@dataclass(frozen=True)
+class Widget:
+    """A widget found by its ARIA role and accessible name (its label); value: what to set."""
+
+    role: str  # combobox | slider | spinbutton | textbox | checkbox | switch | radio | button
+    name: str
+    value: str | None = None  # option text, text to type, key to press ("ArrowRight*3")
+
+
+@dataclass(frozen=True)
+class Case:
+    path: str  # URL path of the page ("" = home)
+    charts: int  # Plotly charts that must be drawn after the first run
+    changes: tuple[Widget, ...] = ()  # changing each, in turn, must change some chart's data
+    train: tuple[str, str] | None = None  # (Start, Stop) button labels: the loss curve must grow
+    curve: str = "loss"  # regex matched against chart titles to find the curve that grows
+
+
+PAGES = [
+    Case("", 0),
+    Case(
+        "loss_shapes",
+        2,
+        (Widget("combobox", "Losses", "mae"), Widget("slider", "steepness k", "ArrowRight*4")),
+    ),
+    Case("landscape", 2, (Widget("slider", "Resolution", "ArrowRight*2"),)),
+    Case("training", 1, train=("Start", "Stop")),
+    Case("gradient_lab", 0),
+    Case("lessons", 0),
+]
+
+
+def runs(page) -> int:
+    """Script runs finished since the page was loaded (counted by RUN_COUNTER_JS)."""
+    return page.evaluate("() => window.__lleRuns")
+
+
+def settle(page, after: int = 0) -> None:
+    """Wait until more than `after` script runs have finished and the page has stopped changing."""
+    page.wait_for_function(SETTLED_JS, arg=[after, QUIET_MS], timeout=WAIT_MS)
+
+
+def figures(page) -> list[dict]:
+    return page.evaluate(FIGURES_JS)
+
+
+def wait_for_charts(page, n: int) -> list[dict]:
+    """Wait for at least n drawn Plotly charts (an svg or WebGL canvas inside each)."""
+    js = f"n => ({FIGURES_JS})().filter(f => f.drawn).length >= n"
+    page.wait_for_function(js, arg=n, timeout=WAIT_MS)
+    return figures(page)
+
+
+def assert_clean(page, when: str) -> None:
+    """No exception box, and no st.error saying an unexpected error happened."""
+    boxes = page.locator(EXCEPTION).all_inner_texts()
+    assert not boxes, f"exception box {when}: {boxes[0][:500]}"
+    unexpected = [t for t in page.locator(ERROR).all_inner_texts() if t.startswith("Unexpected")]
+    assert not unexpected, f"error box {when}: {unexpected[0][:500]}"
+
+
+def screenshot(page, name: str) -> None:
+    """A full-page PNG: the viewport grows to the main area's height (it scrolls on its own)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    height = page.evaluate(
+        "() => document.querySelector(\"[data-testid='stMain']\")?.scrollHeight ?? 0"
+    )
+    page.set_viewport_size({"width": size["width"], "height": min(max(height, 900), 8000)})
+    page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+    page.set_viewport_size(size)
+
+
+def operate(page, w: Widget) -> None:
+    """Change one widget the way a user would."""
+    target = page.get_by_role(w.role, name=w.name, exact=True).first
+    if w.role == "slider":  # a slider's accessible name is its value, then its label
+        box = page.locator("[data-testid='stSlider']")
+        target = box.filter(has=page.get_by_text(w.name, exact=True)).get_by_role("slider").first
+    if w.role == "combobox":
+        target.click()
+        if w.value:
+            page.get_by_role("option", name=w.value, exact=True).click()
+        else:
+            fresh = "[role='option']:not([aria-selected='true']):not(:text-is('Select all'))"
+            page.locator(fresh).first.click()
+        page.keyboard.press("Escape")  # a multiselect's list stays open after a pick
+    elif w.role == "slider":
+        key, _, times = (w.value or "ArrowRight").partition("*")
+        target.focus()
+        for _ in range(int(times or 1)):
+            target.press(key)
+    elif w.role in ("spinbutton", "textbox"):
+        target.fill(w.value or "")
+        target.press("Enter")
+    else:  # checkbox, switch, radio, button
+        target.click(force=True)
+
+
+def open_page(page, base: str, case: Case) -> list[dict]:
+    """Open / first (a fresh server's first run), then the page; wait for its charts."""
+    page.goto(base + "/")
+    settle(page)
+    if case.path:
+        page.goto(f"{base}/{case.path}")
+        settle(page)
+    return wait_for_charts(page, case.charts)
+
+
+def curve_points(page, title: str) -> int:
+    hits = [f for f in figures(page) if re.search(title, f["title"], re.IGNORECASE)]
+    return max((max(f["points"], default=0) for f in hits), default=0)
+
+
+def test_home_links_every_page(page, app_url):
+    open_page(page, app_url, PAGES[0])
+    assert_clean(page, "on the home page")
+    hrefs = page.eval_on_selector_all(
+        "[data-testid='stSidebarNav'] a", "els => els.map(e => e.getAttribute('href'))"
+    )
+    paths = {h.rstrip("/").rsplit("/", 1)[-1] if h.rstrip("/") != app_url else "" for h in hrefs}
+    assert paths == {c.path for c in PAGES}, "the table PAGES must cover every page in the sidebar"
+    assert page.locator("[data-testid='stPageLink']").count() == len(PAGES) - 1
+    screenshot(page, "00-home")
+
+
+@pytest.mark.parametrize("case", [c for c in PAGES if c.path], ids=lambda c: c.path)
+def test_page(page, app_url, case):
+    shown = open_page(page, app_url, case)
+    assert_clean(page, f"on opening /{case.path}")
+    assert sum(f["drawn"] for f in shown) >= case.charts, shown
+    assert all(f["drawn"] for f in shown), f"a chart did not draw: {shown}"
+    name = f"{[c.path for c in PAGES].index(case.path):02d}-{case.path}"
+    screenshot(page, name)
+    for widget in case.changes:
+        before, done = [f["hash"] for f in figures(page)], runs(page)
+        operate(page, widget)
+        js = f"before => ({FIGURES_JS})().some((f, i) => f.drawn && f.hash !== before[i])"
+        page.wait_for_function(js, arg=before, timeout=WAIT_MS)
+        settle(page, done)
+        assert_clean(page, f"after changing {widget.name!r}")
+    if case.train:
+        start, stop = case.train
+        before, done = curve_points(page, case.curve), runs(page)
+        page.get_by_role("button", name=start, exact=True).click()
+        js = f"""([re, n]) => ({FIGURES_JS})()
+            .filter(f => new RegExp(re, "i").test(f.title))
+            .some(f => Math.max(0, ...f.points) > n + 1)"""
+        page.wait_for_function(js, arg=[case.curve, before], timeout=WAIT_MS)
+        halt = page.get_by_role("button", name=stop, exact=True)
+        if halt.is_visible() and halt.is_enabled():
+            halt.click()
+        settle(page, done)
+        assert curve_points(page, case.curve) > before + 1
+        assert_clean(page, "after a training run")
+    if case.changes or case.train:
+        screenshot(page, f"{name}-after")
