@@ -30,3 +30,23 @@ def loss_param_sliders(spec, prefix: str) -> dict[str, float]:
         )
         for p in spec.params
     }
+
+
+SEVERITY_ICONS = {
+    "error": ":material/error:",
+    "warning": ":material/warning:",
+    "info": ":material/info:",
+}
+
+
+def show_findings(findings) -> None:
+    """The gradient doctor's findings, errors first: what was seen, why it matters, how to fix it."""
+    if not findings:
+        st.success("No findings: the gradient looks healthy.", icon=":material/check_circle:")
+    for f in findings:
+        with st.expander(
+            f"{f.severity.upper()}: {f.title}",
+            icon=SEVERITY_ICONS[f.severity],
+            expanded=f.severity == "error",
+        ):
+            st.markdown(f"**Seen:** {f.seen}\n\n**Why it matters:** {f.why}\n\n**Fix:** {f.fix}")

@@ -8,6 +8,7 @@ Grids: values[i, j] is the value at (alpha[i], beta[j]).
 from ._common import PALETTE, log_values, to_html
 from .animation import trajectory_animation
 from .curves import loss_curves, slice_1d, threshold_comparison
+from .lessons import lesson_figure
 from .surface import arrow_segments, contour_arrows, surface_3d
 from .training import fit_plot, param_path, training_curves
 
@@ -16,6 +17,7 @@ __all__ = [
     "arrow_segments",
     "contour_arrows",
     "fit_plot",
+    "lesson_figure",
     "log_values",
     "loss_curves",
     "param_path",
