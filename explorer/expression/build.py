@@ -20,6 +20,7 @@ from .parse import fail
 
 MAX_CONSTANT, MAX_EXPONENT, MAX_PARAMS = 1e6, 10.0, 6
 VARIABLES = ("pred", "target", "r")
+RESERVED = ("reduction", "weights", "self")  # the loss's own keyword arguments
 CONSTANTS = {"pi": math.pi, "e": math.e}
 NAME_RULE = re.compile(r"[a-z][a-z0-9_]{0,15}")
 CONST, FREE, ELEM, MIXED = "const", "free", "elem", "mixed"
@@ -181,6 +182,8 @@ class Builder:
             fail(f"name `{name[:20]}` is not allowed ({rule})", col)
         if name in _PYTHON_BUILTINS:
             fail(f"`{name}` is a Python built-in, not a parameter name", col)
+        if name in RESERVED:
+            fail(f"`{name}` is reserved (an argument of the loss), pick another name", col)
 
     def _unary(self, node: ast.UnaryOp):
         if not isinstance(node.op, ast.USub | ast.UAdd):

@@ -51,6 +51,8 @@ def parse(text) -> tuple[ast.expr, str, int]:
     for i, ch in enumerate(text):
         if not (ch.isascii() and (ch.isprintable() or ch in "\t\n\r")):
             fail(f"character {ascii(ch)} is not allowed (plain ASCII only)", i + 1)
+    if "#" in text:  # a comment would hide part of the formula from its name and key
+        fail(_BAD_CHARACTERS["#"], text.index("#") + 1)
     flat = re.sub(r"\s", " ", text)  # one line: a column is a position in the text
     stripped = flat.lstrip()  # eval mode refuses leading blanks ("unexpected indent")
     cut = len(flat) - len(stripped)
