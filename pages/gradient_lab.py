@@ -1,3 +1,54 @@
+"""Gradient Lab: type a loss (parsed, never eval'd), see its gradient, its diagnosis and its graph."""
+
+import pandas as pd
 import streamlit as st
 
-st.title("gradient_lab")
+from explorer import plots
+from explorer.gradients import gradcheck_table, loss_curve
+from explorer.lab import diagnosis, loss_graph
+from explorer.losses import LOSSES, get_loss
+from pages.widgets import loss_param_sliders, loss_picker, show_findings
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def studied(loss: str, params: tuple):
+    curve = loss_curve(get_loss(loss), dict(params))
+    return curve, diagnosis(loss, dict(params)), loss_graph(loss, dict(params))
+
+
+st.title("Gradient Lab")
+st.caption("Type a loss or pick one; the doctor says whether it will train, and why not.")
+loss = loss_picker(list(LOSSES), custom=True, default="custom")
+if loss is None:
+    st.stop()
+spec = get_loss(loss)
+left, right = st.columns([1, 2])
+with left:
+    st.latex(spec.formula)
+    params = loss_param_sliders(spec, prefix="lab")
+    st.caption(spec.notes)
+curve, findings, (dot, value, norms) = studied(loss, tuple(params.items()))
+right.plotly_chart(
+    plots.loss_curves(
+        curve.x,
+        [{"name": spec.name, **vars(curve)}],
+        uirevision="lab",
+        title=f"{spec.name}: value and gradient against the {spec.x_axis}",
+    ),
+    key="lab_curve",
+)
+st.subheader("Gradient doctor")
+show_findings(findings)
+
+st.subheader("Autograd graph on a tiny model")
+st.caption(
+    f"Loss {value:.4g} on 8 points; green leaves are parameters, red dashed ones got no path."
+)
+graph, grads = st.columns([3, 1])
+graph.graphviz_chart(dot)
+grads.dataframe(
+    pd.DataFrame({"parameter": list(norms), "‖grad‖": list(norms.values())}), hide_index=True
+)
+
+st.subheader("gradcheck of the hand-written backwards")
+st.dataframe(pd.DataFrame(gradcheck_table()), hide_index=True)

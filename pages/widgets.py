@@ -6,6 +6,8 @@ View-defining widgets use Streamlit's `bind="query-params"`: their values live i
 
 import streamlit as st
 
+from explorer.losses import get_loss
+
 URL = "query-params"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -50,3 +52,44 @@ def show_findings(findings) -> None:
             expanded=f.severity == "error",
         ):
             st.markdown(f"**Seen:** {f.seen}\n\n**Why it matters:** {f.why}\n\n**Fix:** {f.fix}")
+
+
+CUSTOM = "custom"
+DEFAULT_FORMULA = "mean(sigmoid(k*(t - abs(r))) * r**2)"
+
+
+def loss_picker(keys: list[str], *, custom: bool, default: str | None = None) -> str | None:
+    """A URL-bound loss choice from `keys` (+ a typed formula if `custom`); the loss id, or None.
+
+    The id is a catalogue key or "expr:<formula>"; a formula that does not parse shows its error
+    (with a caret under the column) and gives None.
+    """
+    options = [*keys, CUSTOM] if custom else list(keys)
+    choice = st.selectbox(
+        "Loss",
+        options,
+        options.index(default) if default in options else 0,
+        key="loss",
+        bind=URL,
+        help="catalogue keys; `custom` lets you type one",
+    )
+    if choice != CUSTOM:
+        return choice
+    text = st.text_input(
+        "Formula (names: pred, target, r = pred − target, your parameters)",
+        DEFAULT_FORMULA,
+        key="expr",
+        bind=URL,
+        max_chars=500,
+        help="functions: abs sqrt exp log log1p sigmoid tanh relu softplus clamp "
+        "minimum maximum where round sign mean sum; no other names run",
+    )
+    try:
+        get_loss(f"expr:{text}")
+    except ValueError as err:  # ExpressionError: a message a student can act on
+        st.error(f"This formula can't be used: {err}", icon=":material/edit_off:")
+        col = getattr(err, "col", None)
+        if col:
+            st.code(f"{text}\n{' ' * (col - 1)}^", language=None)
+        return None
+    return f"expr:{text}"

@@ -1,0 +1,49 @@
+"""The Lab's graph and diagnosis: real graphs of real losses, on the smallest run each loss fits."""
+
+import pytest
+import torch
+
+from explorer.lab import diagnosis, graph_config, loss_graph
+from explorer.losses import LOSSES
+
+
+@pytest.mark.parametrize("key", list(LOSSES))
+def test_every_catalogue_loss_has_a_graph_on_a_model_it_fits(key):
+    dot, value, norms = loss_graph(key)
+    assert dot.startswith("digraph") and dot.count("{") == dot.count("}")
+    assert torch.isfinite(torch.tensor(value))
+    assert norms  # the model's parameters, each with a gradient norm (or None)
+
+
+def test_mse_on_the_line_model_matches_its_closed_form_gradient():
+    cfg = graph_config("mse")
+    assert (cfg.dataset, cfg.model, cfg.n) == ("line", "line", 8)
+    dot, value, norms = loss_graph("mse")
+    from explorer.train import build
+
+    data, model, _, _ = build(cfg)
+    x, y = data.x.squeeze(1).double(), data.y.double()
+    w, b = model.w.detach().double(), model.b.detach().double()
+    r = w * x + b - y
+    assert value == pytest.approx(float((r**2).mean()), rel=1e-5)
+    assert norms["w"] == pytest.approx(float((2 * r * x).mean().abs()), rel=1e-4)
+    assert norms["b"] == pytest.approx(float((2 * r).mean().abs()), rel=1e-4)
+    assert r"w\n()\nAccumulateGrad" in dot and r"b\n()\nAccumulateGrad" in dot  # both leaves
+
+
+def test_zero_one_passes_exactly_zero_gradient_and_the_doctor_says_so():
+    _, _, norms = loss_graph("zero_one")
+    assert all(v == 0.0 for v in norms.values())
+    codes = {f.code for f in diagnosis("zero_one")}
+    assert "flat" in codes
+    assert diagnosis("mse") == []
+
+
+def test_a_typed_formula_works_like_a_catalogue_loss():
+    dot, value, norms = loss_graph("expr:mean(r**2)")
+    ref_dot, ref_value, ref_norms = loss_graph("mse")
+    assert value == pytest.approx(ref_value, rel=1e-6)
+    assert norms == pytest.approx(ref_norms, rel=1e-5)
+    assert "outward_push" in {
+        f.code for f in diagnosis("expr:sigmoid(k*(t - abs(r))) * r**2", {"k": 20.0, "t": 1.0})
+    }

@@ -1,0 +1,58 @@
+"""Gradient Lab page: a typed formula plots; invalid and malicious ones get a message, never run."""
+
+import numpy as np
+import pytest
+
+from tests.apptest import array, figures, open_page, problems, trace
+
+
+@pytest.fixture(scope="module")
+def page():
+    return open_page("gradient_lab")
+
+
+def test_default_formula_plots_with_its_diagnosis_graph_and_gradcheck(page):
+    at = page
+    assert problems(at) == [] and not at.error
+    assert "lab_curve" in figures(at)
+    assert len(at.expander) >= 1 or at.success  # findings, or the all-clear
+    table = at.dataframe[-1].value
+    seed_row = table[table["function"] == "MatrixPowerSeed"].iloc[0]
+    assert not seed_row["passed"] and seed_row["max_abs_error"] > 1e-2
+
+
+def test_a_valid_formula_is_plotted_with_its_true_gradient(page):
+    at = page.text_input(key="expr").set_value("mean(abs(r)**3)").run()
+    assert problems(at) == [] and not at.error
+    fig = figures(at)["lab_curve"]
+    name = fig["data"][0]["name"]
+    x, g = array(trace(fig, name)["x"]), array(fig["data"][1]["y"])
+    np.testing.assert_allclose(g, 3 * x * np.abs(x), atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("__import__('os').system('id')", "attribute access"),
+        ("open('/etc/passwd')", "unknown function `open`"),
+        ("mean(r", "syntax error"),
+        ("r.__class__", "attribute access"),
+    ],
+)
+def test_invalid_and_malicious_formulas_get_a_clear_message(page, text, message):
+    at = page.text_input(key="expr").set_value(text).run()
+    assert problems(at) == []
+    assert message in at.error[0].value
+    assert "lab_curve" not in figures(at)
+
+
+def test_a_catalogue_loss_is_diagnosed_too():
+    at = open_page("gradient_lab", {"loss": "zero_one"})
+    assert problems(at) == []
+    assert any("zero almost everywhere" in e.label for e in at.expander)
+
+
+def test_url_carries_the_formula():
+    at = open_page("gradient_lab", {"loss": "custom", "expr": "mean(log1p(r**2))"})
+    assert problems(at) == [] and not at.error
+    assert at.text_input(key="expr").value == "mean(log1p(r**2))"
