@@ -6,6 +6,7 @@ import builtins
 import io
 import math
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -193,11 +194,23 @@ def test_parameters_and_shapes():
     )
     with pytest.raises(ExpressionError, match="must be a number"):
         loss(pred, target, a="two")
+    with pytest.raises(ExpressionError, match="must be one number"):
+        loss(pred, target, a=torch.ones(6))
     with pytest.raises(ValueError, match="broadcast"):
         loss(pred, target[:, None])
     batch = torch.randn(5, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     mapped = torch.func.vmap(lambda p: loss(p, target.detach(), a=2.0))(batch)
     torch.testing.assert_close(mapped, torch.stack([loss(p, target, a=2.0) for p in batch]))
+
+
+def test_compiled_losses_and_errors_pickle():
+    pred, target = _data(4)
+    loss = pickle.loads(pickle.dumps(to_spec("mean(k*r**2)"))).fn
+    torch.testing.assert_close(loss(pred, target, k=2.0), 2 * ((pred - target) ** 2).mean())
+    with pytest.raises(ExpressionError) as info:
+        compile_loss("r + foo(r)")
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert (str(copy), copy.col) == (str(info.value), 5)
 
 
 def test_to_spec_and_get_loss():

@@ -70,6 +70,9 @@ class CompiledLoss:
     tree: ast.expr = field(repr=False, compare=False)
     root: Callable = field(repr=False, compare=False)
 
+    def __reduce__(self):  # closures do not pickle: rebuild from the text (st.cache_data pickles)
+        return compile_loss, (self.text,)
+
     @property
     def elementwise(self) -> bool:
         """Whether reduction="none" gives one value per element (False when it mixes samples)."""
@@ -109,6 +112,8 @@ class CompiledLoss:
 
 def _parameter(name: str, value, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
+        if value.dim() != 0:
+            fail(f"parameter `{name}` must be one number, got shape {tuple(value.shape)}", None)
         return value.to(dtype=dtype, device=device)
     try:
         return torch.tensor(float(value), dtype=dtype, device=device)

@@ -32,6 +32,9 @@ class ExpressionError(ValueError):
         super().__init__(message)
         self.col = col
 
+    def __reduce__(self):
+        return type(self), (str(self), self.col)
+
 
 def fail(what: str, col: int | None, hint: str = ""):
     """Raise ExpressionError("<what> at column <col>; <hint>")."""
