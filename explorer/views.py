@@ -1,0 +1,284 @@
+"""One-call views for the Landscape page: data, model, loss, a quick run, surfaces of one or two
+losses on the same axes and grid, the trajectory projected honestly, a 1-D slice, and exports.
+
+Plain values in (a frozen ViewConfig, so a page can key a cache on it), arrays and dataclasses out.
+"""
+
+import hashlib
+import io
+import json
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from explorer.batched import objective, plane_losses
+from explorer.data import DATASETS, datasets_for
+from explorer.directions import filter_ids
+from explorer.landscape import (
+    AXES,
+    Surface,
+    SurfaceConfig,
+    interpolation_slice,
+    line_slice,
+    loss_surface,
+    project_trajectory,
+)
+from explorer.losses import LOSSES, get_loss
+from explorer.models import flat_params, make_model, theta_labels
+from explorer.train import TrainConfig, build, select_device, train
+
+TRAJECTORIES = {"quick": "a quick run here", "last": "the last Training run", "none": "none"}
+AXIS_NAMES = {
+    "params": "the two parameters exactly (w, b)",
+    "random": "random, filter-normalized (Li et al.)",
+    "pca": "PCA of the trajectory",
+    "hessian": "top-2 Hessian eigenvectors",
+}
+PARTNERS = {"soft_threshold": "hard_threshold", "sigmoid_margin": "zero_one", "mse": "mae"}
+PARTNERS |= {v: k for k, v in PARTNERS.items()}  # soft vs hard, and back
+SLICE_STEPS = 101
+SLICES = {  # the 1-D slice's title and marked points, by kind
+    "interpolation": dict(
+        title="Loss on the straight line from the first step to the last",
+        marks=((0.0, "start"), (1.0, "end")),
+    ),
+    "axis": dict(title="Loss along the first axis through the centre", marks=((0.0, "centre"),)),
+}
+RUN_FIELDS = ("n", "noise", "outlier_frac", "seed", "straight_through")  # taken from a last run
+
+
+@dataclass(frozen=True)
+class ViewConfig:
+    """What the Landscape page shows; every field a plain, hashable value."""
+
+    dataset: str = "line"
+    model: str = "line"
+    hidden: tuple[int, ...] = (16,)  # mlp hidden widths
+    activation: str = "tanh"
+    straight_through: bool | str = False
+    loss: str = "mse"
+    loss_params: tuple = ()  # ((name, value), ...); missing = default
+    compare: str | None = None  # a second loss drawn on the same axes and grid
+    compare_params: tuple = ()
+    axes: str = "params"  # one of explorer.landscape.AXES
+    span: float | None = None  # grid half-width; None: fitted to the trajectory (1 without one)
+    steps: int = 31  # grid points per axis
+    trajectory: str = "quick"  # one of TRAJECTORIES ("pca" axes always get one)
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    train_steps: int = 100
+    seed: int = 0
+    device: str = "auto"
+    n: int = 200
+    noise: float = 0.1
+    outlier_frac: float = 0.0
+
+    def train_config(self, loss: str | None = None, params: tuple | None = None) -> TrainConfig:
+        """The TrainConfig of this view's problem (and quick run), validated."""
+        return TrainConfig(
+            dataset=self.dataset,
+            n=self.n,
+            noise=self.noise,
+            outlier_frac=self.outlier_frac,
+            model=self.model,
+            hidden=self.hidden,
+            activation=self.activation,
+            straight_through=self.straight_through,
+            loss=loss or self.loss,
+            loss_params=dict(self.loss_params if params is None else params),
+            optimizer=self.optimizer,
+            lr=self.lr,
+            steps=self.train_steps,
+            seed=self.seed,
+            device=self.device,
+        ).validate()
+
+
+def losses_for_data(dataset: str) -> list[str]:
+    """Catalogue keys of the losses that can train on this data set."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown data set {dataset!r}; allowed: {', '.join(DATASETS)}")
+    return [k for k, s in LOSSES.items() if dataset in datasets_for(s.task)]
+
+
+def axes_for(dataset: str, model: str) -> list[str]:
+    """The axes kinds that span a plane for this model: "params" needs exactly two parameter
+    entries; "random" needs a filter of ≥ 2 entries (one-entry filters give ± parallel lines)."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown data set {dataset!r}; allowed: {', '.join(DATASETS)}")
+    spec = DATASETS[dataset]
+    out_dim = spec.n_classes if spec.task == "multiclass" else 1
+    net = make_model(model, in_dim=spec.in_dim, out_dim=out_dim, hidden=(2,))
+    ids, count = filter_ids(net)
+    widest = int(torch.bincount(ids[ids >= 0], minlength=count).max()) if count else 0
+    two = len(theta_labels(net)) == 2
+    return [a for a in AXES if (a != "params" or two) and (a != "random" or widest >= 2)]
+
+
+def partner(loss: str, others: list[str]) -> int:
+    """Index in others of the loss to compare `loss` with (its soft/hard twin), else 0."""
+    return others.index(PARTNERS[loss]) if PARTNERS.get(loss) in others else 0
+
+
+def follow_run(config: ViewConfig, run) -> tuple[ViewConfig, list]:
+    """(config drawing the Training page's last run, its records), or ValueError saying why not.
+
+    run: {"config": TrainConfig, "records": [StepRecord]}. Data set, model, hidden widths and
+    activation must match; the run's data (n, noise, outliers, seed) is adopted.
+    """
+    if not run or not run.get("records"):
+        raise ValueError("there is no Training run yet (start one on the Training page)")
+    rc = run["config"]
+    wanted = [("data set", "dataset"), ("model", "model")]
+    if config.model == "mlp":
+        wanted += [("hidden widths", "hidden"), ("activation", "activation")]
+    for label, field in wanted:
+        mine, theirs = getattr(config, field), getattr(rc, field)
+        if tuple(np.atleast_1d(mine)) != tuple(np.atleast_1d(theirs)):
+            raise ValueError(f"the last run used {label} {theirs!r}, this view {mine!r}")
+    adopted = {f: getattr(rc, f) for f in RUN_FIELDS}
+    return replace(config, trajectory="last", **adopted), list(run["records"])
+
+
+def run_fingerprint(records) -> str:
+    """A short digest of a trajectory's steps and parameters (a cache key for it)."""
+    digest = hashlib.sha1()
+    for r in records:
+        digest.update(np.asarray(r.theta, dtype=np.float64).tobytes())
+    return f"{len(records)}-{digest.hexdigest()[:16]}"
+
+
+def same_plane(model, obj, surface: Surface, *, grad: bool = True, **engine) -> Surface:
+    """Another objective on exactly the surface's centre, directions and grid."""
+    a, b = surface.alpha - surface.origin[0], surface.beta - surface.origin[1]
+    grid = torch.cartesian_prod(torch.as_tensor(a), torch.as_tensor(b))
+    values, grads = plane_losses(
+        model, obj, surface.centre, surface.directions, grid, grad=grad, **engine
+    )
+    shape = surface.values.shape
+    g = None if grads is None else grads.double().cpu().numpy().reshape(*shape, 2)
+    return replace(
+        surface,
+        values=values.double().cpu().numpy().reshape(shape),
+        grad_alpha=None if g is None else g[..., 0],
+        grad_beta=None if g is None else g[..., 1],
+    )
+
+
+def landscape_view(config: ViewConfig, records=None) -> dict:
+    """Everything the Landscape page draws; records: the path when config.trajectory == "last".
+
+    Returns panels (one a loss: name, key, surface, projection, honesty row), records, slice
+    ({t, values: {name: array}, label, kind}), device, device_note, fell_back, stop.
+    """
+    if config.trajectory not in TRAJECTORIES:
+        allowed = ", ".join(TRAJECTORIES)
+        raise ValueError(f"unknown trajectory {config.trajectory!r}; allowed: {allowed}")
+    surf_cfg = SurfaceConfig(
+        axes=config.axes,
+        steps=config.steps,
+        span=config.span,
+        seed=config.seed,
+    ).validate()
+    cfg = config.train_config()
+    device, note = select_device(cfg.device)
+    data, model, spec, _ = build(cfg)
+    records, stop = _trajectory(config, cfg, records)
+    centre = records[-1].theta if records else flat_params(model)
+    losses = [(spec, objective(data, spec, cfg.loss_params))]
+    if config.compare:
+        second = config.train_config(config.compare, config.compare_params)
+        spec2 = get_loss(second.loss)
+        losses.append((spec2, objective(data, spec2, second.loss_params)))
+    first = loss_surface(model, losses[0][1], surf_cfg, trajectory=records or None, centre=centre)
+    panels = [
+        _panel(s, model, obj, first if i == 0 else same_plane(model, obj, first), records)
+        for i, (s, obj) in enumerate(losses)
+    ]
+    return dict(
+        panels=panels,
+        records=records,
+        slice=_slice(model, losses, records, first),
+        device=str(device),
+        device_note=note,
+        fell_back=cfg.device not in ("auto", device.type),
+        stop=stop,
+    )
+
+
+def _trajectory(config: ViewConfig, cfg: TrainConfig, records) -> tuple[list, str | None]:
+    """(finite records of the path to draw, why the run stopped early or None)."""
+    if config.trajectory == "last" and not records:
+        raise ValueError("trajectory 'last' needs the last run's records")
+    if config.trajectory == "quick" or (config.trajectory == "none" and config.axes == "pca"):
+        records = list(train(cfg))
+    elif config.trajectory == "none":
+        return [], None
+    stop = records[-1].stop
+    keep = [r for r in records if math.isfinite(r.loss) and np.isfinite(r.theta).all()]
+    return keep, stop
+
+
+def _panel(spec, model, obj, surface: Surface, records) -> dict:
+    """One loss's surface with the trajectory's projection and its honesty figures."""
+    proj = project_trajectory(model, obj, surface, records) if records else None
+    row = {"loss": spec.name}
+    if proj is not None:
+        row["steps"] = len(proj.step)
+        row["max distance dropped by the projection"] = float(np.max(proj.dropped))
+        gap = np.abs(proj.loss - proj.surface)
+        row["max |true loss − surface at projection|"] = float(np.nanmax(gap))
+    if surface.explained is not None:
+        row["PCA explained variance (PC1 + PC2)"] = float(sum(surface.explained))
+    if surface.eigenvalues is not None:
+        row["Hessian λ₁, λ₂"] = ", ".join(f"{v:.4g}" for v in surface.eigenvalues)
+    return dict(name=spec.name, key=spec.key, surface=surface, projection=proj, honesty=row)
+
+
+def _slice(model, losses, records, surface: Surface) -> dict:
+    """Each loss from the first to the last step of the path, or along axis 1 without a path."""
+    if len(records) >= 2:
+        a, b = records[0].theta, records[-1].theta
+        cut = lambda obj: interpolation_slice(model, obj, a, b, steps=SLICE_STEPS)
+        kind = "interpolation"
+    else:  # no path: along the surface's first axis, through its centre
+        t = surface.alpha - surface.origin[0]
+        d1, label = surface.directions[0], f"{surface.labels[0]} (offset from the centre)"
+        cut = lambda obj: line_slice(model, obj, surface.centre, d1, t, label=label)
+        kind = "axis"
+    cuts = {s.name: cut(obj) for s, obj in losses}
+    first = next(iter(cuts.values()))
+    values = {name: c.values for name, c in cuts.items()}
+    return dict(t=first.t, values=values, label=first.label, kind=kind, **SLICES[kind])
+
+
+def surface_arrays(panels) -> dict[str, np.ndarray]:
+    """Each panel's surface as named arrays ("<loss key>.values", ".alpha", ...)."""
+    out = {}
+    for p in panels:
+        s = p["surface"]
+        fields = dict(alpha=s.alpha, beta=s.beta, values=s.values, centre=s.centre)
+        fields.update(directions=s.directions, origin=np.asarray(s.origin))
+        if s.grad_alpha is not None:
+            fields.update(grad_alpha=s.grad_alpha, grad_beta=s.grad_beta)
+        out.update({f"{p['key']}.{k}": np.asarray(v, dtype=np.float64) for k, v in fields.items()})
+    return out
+
+
+def surface_npz(panels) -> bytes:
+    """The surfaces as an .npz file (np.load gives back surface_arrays)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **surface_arrays(panels))
+    return buffer.getvalue()
+
+
+def surface_json(panels) -> str:
+    """The surfaces as JSON: arrays as nested lists (NaN/inf as null), with axis labels and kind."""
+    clean = lambda a: np.where(np.isfinite(a), a, None).tolist()
+    doc = {k: clean(v) for k, v in surface_arrays(panels).items()}
+    for p in panels:
+        doc[f"{p['key']}.labels"] = list(p["surface"].labels)
+        doc[f"{p['key']}.kind"] = p["surface"].kind
+    return json.dumps(doc)
