@@ -15,7 +15,7 @@ import torch
 
 from explorer.batched import objective, plane_losses
 from explorer.data import DATASETS, datasets_for
-from explorer.directions import filter_ids
+from explorer.directions import filter_ids, hessian_eigenpairs
 from explorer.landscape import (
     AXES,
     Surface,
@@ -192,6 +192,8 @@ def landscape_view(config: ViewConfig, records=None) -> dict:
         second = config.train_config(config.compare, config.compare_params)
         spec2 = get_loss(second.loss)
         losses.append((spec2, objective(data, spec2, second.loss_params)))
+    if config.axes == "hessian":
+        _check_hessian_plane(model, losses[0][1], centre, config.seed)
     first = loss_surface(model, losses[0][1], surf_cfg, trajectory=records or None, centre=centre)
     panels = [
         _panel(s, model, obj, first if i == 0 else same_plane(model, obj, first), records)
@@ -206,6 +208,18 @@ def landscape_view(config: ViewConfig, records=None) -> dict:
         fell_back=cfg.device not in ("auto", device.type),
         stop=stop,
     )
+
+
+def _check_hessian_plane(model, obj, centre, seed) -> None:
+    """ValueError unless Lanczos finds two Hessian eigenvectors at the centre (a zero Hessian,
+    e.g. of MAE on a linear model, yields one: no plane)."""
+    values, _ = hessian_eigenpairs(model, obj, centre, k=2, seed=seed)
+    if len(values) < 2:
+        raise ValueError(
+            "the Hessian at the centre has fewer than two eigen-directions (it is zero here: "
+            "the loss is piecewise linear in the parameters), so its eigenvectors do not span a "
+            "plane; choose other axes"
+        )
 
 
 def _trajectory(config: ViewConfig, cfg: TrainConfig, records) -> tuple[list, str | None]:

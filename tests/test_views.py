@@ -166,3 +166,8 @@ def test_an_unavailable_device_falls_back_to_cpu_with_a_note():
     view = landscape_view(ViewConfig(device="cuda", **SMALL))
     assert view["fell_back"] and "not available" in view["device_note"]
     assert view["device"] == "cpu"
+
+
+def test_hessian_axes_of_a_piecewise_linear_loss_say_why_there_is_no_plane():
+    with pytest.raises(ValueError, match="Hessian .* do not span a"):
+        landscape_view(ViewConfig(loss="mae", axes="hessian", **SMALL))
