@@ -1,0 +1,166 @@
+"""Several training runs from one initialization, advanced together in bounded chunks.
+
+A live page keeps a `Race` per session and calls `advance(budget_s=...)` once per redraw; the
+runs are `explorer.train.train` generators, so nothing here draws or sleeps.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from explorer.data import DATASETS, datasets_for
+from explorer.fit import fit_inputs
+from explorer.losses import LOSSES
+from explorer.models import theta_labels
+from explorer.train import StepRecord, TrainConfig, build, history_frame, train
+
+THETA_BUDGET = 2_000_000  # parameter values a race keeps (16 MB); beyond, records are thinned
+COLUMNS = ["step", "loss", "grad_norm", "elapsed_s", "stop"]
+
+
+def losses_for_data(dataset: str) -> list[str]:
+    """Catalogue keys of the losses that can train on this data set."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown data set {dataset!r}; allowed: {', '.join(DATASETS)}")
+    return [key for key, spec in LOSSES.items() if dataset in datasets_for(spec.task)]
+
+
+def run_name(config: TrainConfig) -> str:
+    """A run's label in legends: "optimizer · loss"."""
+    return f"{config.optimizer} · {config.loss}"
+
+
+def race_configs(
+    base: TrainConfig, optimizers=(), losses=(), loss_params: dict | None = None
+) -> dict[str, TrainConfig]:
+    """{name: config}: base first, then base with each other optimizer, then with each other loss.
+
+    Every config keeps base's seed, so every run starts from the same data and parameters.
+    Raced losses use `loss_params[loss]` if given, else their defaults.
+    """
+    loss_params = loss_params or {}
+    configs = [base.validate()]
+    configs += [replace(base, optimizer=o) for o in optimizers if o != base.optimizer]
+    configs += [
+        replace(base, loss=k, loss_params=dict(loss_params.get(k, {})))
+        for k in losses
+        if k != base.loss
+    ]
+    out = {}
+    for cfg in configs:
+        cfg = cfg.validate()
+        out.setdefault(run_name(cfg), cfg)
+    return out
+
+
+@dataclass
+class Run:
+    """One run of a race: its live generator, every step's numbers, and records every `stride` steps."""
+
+    config: TrainConfig
+    stride: int = 1  # keep the full record (with theta) of every stride-th step, and the last
+    records: list[StepRecord] = field(default_factory=list)
+    rows: list[tuple] = field(default_factory=list)  # (step, loss, grad_norm, elapsed_s, stop)
+    done: bool = False
+
+    def __post_init__(self):
+        self.dataset, self.model, _, _ = build(self.config)
+        self.labels = theta_labels(self.model)
+        self._steps = train(self.config)
+
+    def step(self) -> None:
+        """Take one record from the generator; mark the run done when it ends or stops."""
+        record = next(self._steps, None)
+        self.done = record is None or record.stop is not None or record.step >= self.config.steps
+        if record is None:
+            return
+        self.rows.append(
+            (record.step, record.loss, record.grad_norm, record.elapsed_s, record.stop)
+        )
+        if self.done or record.step % self.stride == 0:
+            self.records.append(record)
+
+    @property
+    def stop(self) -> str | None:
+        """Why the run ended early (e.g. "diverged: ..."), else None."""
+        return self.rows[-1][4] if self.rows else None
+
+    def path(self) -> tuple[np.ndarray, np.ndarray]:
+        """(steps (T,), theta (T, P)) of the kept records: the input of plots.param_path."""
+        if not self.records:
+            return np.zeros(0), np.zeros((0, len(self.labels)))
+        return np.array([r.step for r in self.records]), np.stack([r.theta for r in self.records])
+
+    def history(self) -> pd.DataFrame:
+        """Every step's numbers; with a theta column per parameter when every record is kept."""
+        if self.stride == 1:
+            return history_frame(self.records, self.labels)
+        return pd.DataFrame(self.rows, columns=COLUMNS)
+
+
+class Race:
+    """Runs advanced in lock-step: one step of each, round after round, until a budget is spent."""
+
+    def __init__(self, configs: dict[str, TrainConfig]):
+        if not configs:
+            raise ValueError("a race needs at least one config")
+        self.configs = {name: cfg.validate() for name, cfg in configs.items()}
+        self.runs = {name: Run(cfg) for name, cfg in self.configs.items()}
+        size = len(next(iter(self.runs.values())).labels)
+        kept = sum(size * (cfg.steps + 1) for cfg in self.configs.values())
+        for run in self.runs.values():
+            run.stride = max(1, math.ceil(kept / THETA_BUDGET))
+
+    def advance(self, budget_s: float | None = None, max_rounds: int | None = None) -> bool:
+        """Step every unfinished run, round after round, until done, budget_s or max_rounds.
+
+        At least one round is taken. Returns True while some run is still unfinished.
+        """
+        start, rounds = time.perf_counter(), 0
+        while not self.done:
+            for run in self.runs.values():
+                if not run.done:
+                    run.step()
+            rounds += 1
+            if max_rounds is not None and rounds >= max_rounds:
+                break
+            if budget_s is not None and time.perf_counter() - start >= budget_s:
+                break
+        return not self.done
+
+    @property
+    def done(self) -> bool:
+        return all(run.done for run in self.runs.values())
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the work done: a finished (or stopped) run counts as complete."""
+        parts = [
+            1.0 if r.done else r.rows[-1][0] / r.config.steps if r.rows else 0.0
+            for r in self.runs.values()
+        ]
+        return sum(parts) / len(parts)
+
+    @property
+    def step(self) -> int:
+        """The furthest step any run has reached."""
+        return max((r.rows[-1][0] for r in self.runs.values() if r.rows), default=0)
+
+    def histories(self) -> dict[str, pd.DataFrame]:
+        """{run name: Run.history()} so far."""
+        return {name: run.history() for name, run in self.runs.items()}
+
+    def history_table(self) -> pd.DataFrame:
+        """All runs' histories in one table with a leading `run` column."""
+        parts = [df.assign(run=n) for n, df in self.histories().items()]
+        df = pd.concat(parts, ignore_index=True)
+        return df[["run", *[c for c in df.columns if c != "run"]]]
+
+    def fit(self, name: str, steps: int = 60) -> dict:
+        """plots.fit_plot keyword arguments for run `name` at its latest parameters."""
+        run = self.runs[name]
+        theta = run.records[-1].theta if run.records else None
+        return fit_inputs(run.model, run.dataset, theta, steps)

@@ -1,0 +1,109 @@
+"""explorer.race: lock-step runs equal solo runs, share their start, stop, thin and tabulate."""
+
+import numpy as np
+import pytest
+
+import explorer.race as race_module
+from explorer.data import DATASETS
+from explorer.losses import LOSSES
+from explorer.race import Race, losses_for_data, race_configs, run_name
+from explorer.train import TrainConfig, check_fit, train
+
+BASE = TrainConfig(dataset="line", loss="mse", optimizer="sgd", lr=0.05, steps=30, device="cpu")
+
+
+def test_losses_for_data_are_exactly_those_check_fit_accepts():
+    for dataset in DATASETS:
+        for key, spec in LOSSES.items():
+            fits = key in losses_for_data(dataset)
+            try:
+                check_fit(spec, dataset, "mlp")
+                assert fits, (key, dataset)
+            except ValueError:
+                assert not fits, (key, dataset)
+    with pytest.raises(ValueError, match="allowed"):
+        losses_for_data("nope")
+
+
+def test_race_configs_name_runs_and_skip_duplicates():
+    configs = race_configs(BASE, ["sgd", "adam", "adam"], ["mse", "huber"])
+    assert list(configs) == ["sgd · mse", "adam · mse", "sgd · huber"]
+    assert configs["sgd · huber"].loss_params == LOSSES["huber"].defaults()
+    assert all(c.seed == BASE.seed for c in configs.values())
+    assert run_name(configs["adam · mse"]) == "adam · mse"
+    with pytest.raises(ValueError, match="needs binary data"):
+        race_configs(BASE, losses=["hinge"])
+
+
+def test_lock_step_runs_equal_solo_runs_from_one_start():
+    configs = race_configs(BASE, ["adam", "momentum"], ["huber"])
+    race = Race(configs)
+    while race.advance(max_rounds=7):
+        pass
+    starts = [run.records[0].theta for run in race.runs.values()]
+    assert all(np.array_equal(starts[0], t) for t in starts)  # same seed, same init
+    for name, cfg in configs.items():
+        solo = [r.loss for r in train(cfg)]
+        assert [r.loss for r in race.runs[name].records] == solo, name
+
+
+def test_advance_counts_rounds_and_progress_reaches_one():
+    race = Race(race_configs(BASE, ["adam"]))
+    assert race.advance(max_rounds=5)
+    assert race.step == 4 and all(len(r.rows) == 5 for r in race.runs.values())
+    assert race.progress == pytest.approx(4 / 30)
+    assert race.advance(budget_s=0.0)  # a spent budget still takes one round
+    assert race.step == 5
+    assert not race.advance() and race.done and race.progress == 1.0
+
+
+def test_a_diverging_run_stops_with_its_reason_while_others_finish():
+    configs = race_configs(BASE, ["adagrad"])
+    configs["sgd · mse"] = TrainConfig(**{**vars(BASE), "lr": 10.0})
+    race = Race(configs)
+    race.advance()
+    blown = race.runs["sgd · mse"]
+    assert blown.stop.startswith("diverged") and blown.records[-1].step < BASE.steps
+    assert race.runs["adagrad · mse"].stop is None
+    assert race.runs["adagrad · mse"].records[-1].step == BASE.steps
+    assert race.progress == 1.0
+
+
+def test_history_table_has_every_step_and_labelled_theta():
+    race = Race(race_configs(BASE, ["adam"]))
+    race.advance()
+    table = race.history_table()
+    assert list(table.columns) == [
+        "run",
+        "step",
+        "loss",
+        "grad_norm",
+        "elapsed_s",
+        "stop",
+        "w",
+        "b",
+    ]
+    assert len(table) == 2 * (BASE.steps + 1)
+    assert set(table["run"]) == {"sgd · mse", "adam · mse"}
+
+
+def test_many_parameters_thin_the_records_but_keep_every_step_and_the_last(monkeypatch):
+    monkeypatch.setattr(race_module, "THETA_BUDGET", 20)  # 2 parameters × 31 steps > 20
+    race = Race({"a": BASE})
+    run = race.runs["a"]
+    assert run.stride == 4  # ceil(62 / 20)
+    race.advance()
+    assert [r.step for r in run.records] == [0, 4, 8, 12, 16, 20, 24, 28, 30]
+    history = run.history()
+    assert list(history.columns) == ["step", "loss", "grad_norm", "elapsed_s", "stop"]
+    assert len(history) == BASE.steps + 1
+    steps, theta = run.path()
+    assert steps.tolist() == [r.step for r in run.records] and theta.shape == (9, 2)
+
+
+def test_fit_draws_the_latest_parameters():
+    race = Race({"a": BASE})
+    race.advance()
+    w, b = race.runs["a"].records[-1].theta
+    grid = race.fit("a", steps=9)["predict_grid"]
+    np.testing.assert_allclose(grid["y"], w * grid["x"] + b, rtol=1e-6, atol=1e-6)
