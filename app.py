@@ -59,6 +59,7 @@ with st.sidebar:
     st.number_input("Random seed", 0, 9999, 0, key="seed", bind=URL, help="same seed, same run")
     device, note = train.select_device(st.session_state["device"])
     st.caption(f"Running on **{device}**. {note}")
+    st.caption(f"Available here: {', '.join(train.available_devices())}")
 
 try:
     page.run()

@@ -131,6 +131,12 @@ def select_device(choice: str) -> tuple[torch.device, str]:
     return torch.device("cpu"), f"{choice} was requested but is not available here; using cpu"
 
 
+def available_devices() -> list[str]:
+    """The device kinds torch can use here, cpu always last (e.g. ["cuda", "cpu"])."""
+    has = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    return [kind for kind, ok in has.items() if ok] + ["cpu"]
+
+
 def _describe(kind: str) -> str:
     return torch.cuda.get_device_name(0) if kind == "cuda" else "Apple's Metal (MPS) GPU"
 

@@ -1,0 +1,23 @@
+"""available_devices lists what torch can use; the sidebar shows it and the CPU is always there."""
+
+import torch
+
+from explorer.train import available_devices, select_device
+
+
+def test_cpu_only_machine(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert available_devices() == ["cpu"]
+
+
+def test_cuda_machine_lists_cuda_first(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert available_devices() == ["cuda", "cpu"]
+
+
+def test_every_listed_device_is_one_select_device_uses_as_requested():
+    for kind in available_devices():
+        device, note = select_device(kind)
+        assert device.type == kind and "as requested" in note
