@@ -75,9 +75,27 @@ def objective(data, spec, params: dict | None = None) -> Objective:
     )
 
 
-def _tanh(t: Tensor) -> Tensor:
-    """tanh t = 2σ(2t) − 1: on CPU torch's sigmoid is ~5x faster than its tanh (|error| < 3e-7)."""
-    return torch.sigmoid(2 * t).mul(2).sub(1) if t.device.type == "cpu" else torch.tanh(t)
+class FastTanh(torch.autograd.Function):
+    """tanh t = 2σ(2t) − 1, backward g·(1 − y²): on CPU torch's sigmoid is ~5x faster than its
+    tanh, and this saves one tensor for backward (|error| < 3e-7 in float32, ~1e-16 in float64)."""
+
+    @staticmethod
+    def forward(t: Tensor) -> Tensor:
+        return torch.sigmoid(t * 2).mul_(2).sub_(1)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        (y,) = ctx.saved_tensors
+        return torch.addcmul(grad, grad * y, y, value=-1)
+
+
+def fast_tanh(t: Tensor) -> Tensor:
+    """tanh for the batched forward: FastTanh on CPU, torch.tanh elsewhere."""
+    return FastTanh.apply(t) if t.device.type == "cpu" else torch.tanh(t)
 
 
 def _chain(model: nn.Module) -> tuple[list, bool] | None:
@@ -94,7 +112,7 @@ def _chain(model: nn.Module) -> tuple[list, bool] | None:
         if isinstance(layer, nn.Linear):
             ops.append(("linear", prefix + name))
         elif isinstance(layer, ELEMENTWISE):
-            ops.append(("act", _tanh if isinstance(layer, nn.Tanh) else layer))
+            ops.append(("act", fast_tanh if isinstance(layer, nn.Tanh) else layer))
         else:
             return None
     return ops, squeeze
@@ -110,9 +128,9 @@ def _chain_forward(ops, squeeze: bool) -> Callable:
                 h = item(h)
                 continue
             prefix = f"{item}." if item else ""
-            h = torch.matmul(h, p[prefix + "weight"].transpose(-1, -2))
-            bias = p.get(prefix + "bias")
-            h = h if bias is None else h + bias.unsqueeze(-2)
+            weight, bias = p[prefix + "weight"].mT, p.get(prefix + "bias")
+            h = h.expand(len(weight), *h.shape) if h.dim() == 2 else h
+            h = torch.bmm(h, weight) if bias is None else torch.baddbmm(bias[:, None], h, weight)
         return h.squeeze(-1) if squeeze and h.shape[-1] == 1 else h
 
     return forward

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from explorer.batched import Objective
-from explorer.models import param_slices, theta_labels
+from explorer.models import flat_params, param_slices, theta_labels
 
 MAX_HESSIAN_PARAMS = 50_000  # Lanczos keeps `iters` vectors of this length; tiny nets only
 LANCZOS_ITERS = 60
@@ -109,10 +109,9 @@ def filter_normalized_directions(
     return torch.stack(dirs)
 
 
-def _theta(model: nn.Module, theta) -> Tensor:
-    if theta is None:
-        return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).double().cpu()
-    return torch.as_tensor(np.asarray(theta, dtype=np.float64))
+def _theta(model: nn.Module | None, theta) -> Tensor:
+    """theta as a float64 CPU tensor; the model's own parameters when theta is None."""
+    return torch.as_tensor(flat_params(model) if theta is None else np.asarray(theta, np.float64))
 
 
 def pca_directions(thetas, centre) -> tuple[Tensor, Tensor]:

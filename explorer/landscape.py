@@ -21,6 +21,7 @@ from explorer.directions import (
     param_axes,
     pca_directions,
 )
+from explorer.models import flat_params
 
 AXES = ("params", "random", "pca", "hessian")
 STEPS_RANGE = (5, 401)
@@ -116,18 +117,30 @@ class Projection:
     dropped: np.ndarray  # ‖θ_t − θ(alpha_t, beta_t)‖
 
 
-def _flat(model: nn.Module) -> np.ndarray:
-    return torch.cat([p.detach().reshape(-1).double().cpu() for p in model.parameters()]).numpy()
+def _centre(model: nn.Module, centre) -> np.ndarray:
+    """The centre as flat float64 theta: the model's parameters by default; checked."""
+    centre = flat_params(model) if centre is None else np.asarray(centre, dtype=np.float64)
+    size = sum(p.numel() for p in model.parameters())
+    if centre.shape != (size,) or not np.isfinite(centre).all():
+        raise ValueError(f"centre must be {size} finite numbers (flat theta), got {centre.shape}")
+    return centre
 
 
-def trajectory_thetas(trajectory) -> tuple[np.ndarray, np.ndarray]:
-    """(steps (T,), thetas (T, P)) from StepRecords (anything with .theta) or flat vectors."""
+def trajectory_thetas(trajectory, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(steps (T,), thetas (T, size)) from StepRecords (anything with .theta) or flat vectors.
+
+    Steps with non-finite parameters (a diverged run's end) are left out; `steps` says which stay.
+    """
     items = list(trajectory)
-    if not items:
-        raise ValueError("the trajectory is empty")
-    thetas = np.stack([np.asarray(getattr(r, "theta", r), dtype=np.float64) for r in items])
-    steps = [getattr(r, "step", i) for i, r in enumerate(items)]
-    return np.asarray(steps, dtype=np.float64), thetas
+    rows = [np.asarray(getattr(r, "theta", r), dtype=np.float64).ravel() for r in items]
+    if not rows or any(r.shape != (size,) for r in rows):
+        raise ValueError(f"a trajectory is ≥ 1 flat theta of {size} numbers (or StepRecords)")
+    steps = np.asarray([getattr(r, "step", i) for i, r in enumerate(items)], dtype=np.float64)
+    thetas = np.stack(rows)
+    finite = np.isfinite(thetas).all(axis=1)
+    if not finite.any():
+        raise ValueError("every step of the trajectory has non-finite parameters")
+    return steps[finite], thetas[finite]
 
 
 def _axes(model, obj, centre, config, thetas):
@@ -187,8 +200,8 @@ def loss_surface(
     Grid: a₀ ± span by b₀ ± span. span=None fits the trajectory's projection when one is given.
     """
     config = (config or SurfaceConfig()).validate()
-    centre = _flat(model) if centre is None else np.asarray(centre, dtype=np.float64)
-    thetas = None if trajectory is None else trajectory_thetas(trajectory)[1]
+    centre = _centre(model, centre)
+    thetas = None if trajectory is None else trajectory_thetas(trajectory, centre.size)[1]
     dirs, origin, labels, extras = _axes(model, obj, centre, config, thetas)
     span = config.span
     if span is None:
@@ -225,7 +238,7 @@ def project_trajectory(
 ) -> Projection:
     """Each step's θ_t projected (least squares) onto the surface's plane, with L(θ_t), the
     surface value at the projection, and the distance dropped. engine: chunk, budget_mib, device."""
-    steps, thetas = trajectory_thetas(trajectory)
+    steps, thetas = trajectory_thetas(trajectory, surface.centre.size)
     coef, dropped = _coords(thetas, surface.centre, surface.directions)
     true = losses_at(model, obj, thetas, **engine)
     on_plane, _ = plane_losses(model, obj, surface.centre, surface.directions, coef, **engine)
@@ -285,7 +298,7 @@ def random_line(
 ) -> Slice1D:
     """L(centre + t·d) for t in [−span, span] along one filter-normalized random direction d."""
     steps, span = check_steps(steps), check_span(span)
-    centre = _flat(model) if centre is None else np.asarray(centre, dtype=np.float64)
+    centre = _centre(model, centre)
     d = filter_normalized_directions(model, centre, n=1, seed=seed, keep_bias=keep_bias)[0]
     if not bool(d.norm() > 0):
         raise ValueError("the random direction is zero: every parameter is a bias; keep_bias=True")

@@ -425,3 +425,16 @@ def test_cuda_equals_cpu(moons_case):
     cpu, gpu = loss_surface(model, obj, config), loss_surface(model, obj, config, device="cuda")
     np.testing.assert_allclose(gpu.values, cpu.values, **TIGHT)
     np.testing.assert_allclose(gpu.grad_alpha, cpu.grad_alpha, **TIGHT)
+
+
+def test_centre_and_trajectory_are_checked(moons_case):
+    model, obj = moons_case
+    theta = flat_params(model)
+    with pytest.raises(ValueError, match="centre must be 59 finite"):
+        loss_surface(model, obj, SurfaceConfig(steps=5), centre=theta[:-1])
+    with pytest.raises(ValueError, match="flat theta of 59"):
+        loss_surface(model, obj, SurfaceConfig(axes="pca", steps=5), trajectory=[theta[:3]])
+    diverged = [theta, theta + 0.1, np.full_like(theta, np.nan)]
+    surface = loss_surface(model, obj, SurfaceConfig(steps=5))
+    proj = project_trajectory(model, obj, surface, diverged)
+    np.testing.assert_array_equal(proj.step, [0, 1])  # the non-finite step is left out, visibly
