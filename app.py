@@ -46,6 +46,7 @@ def home() -> None:
         st.page_link(page, label=f"**{title}**: {PAGES[title][2]}", icon=PAGES[title][1])
 
 
+train.configure_threads()
 NAV = {title: st.Page(path, title=title, icon=icon) for title, (path, icon, _) in PAGES.items()}
 st.set_page_config(
     page_title="Loss Landscape Explorer", page_icon=":material/landscape:", layout="wide"

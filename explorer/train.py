@@ -1,6 +1,7 @@
 """The training loop as a generator of step records; optimizers; devices. It never prints or draws."""
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -129,6 +130,14 @@ def select_device(choice: str) -> tuple[torch.device, str]:
     if choice == "cpu" or has[choice]:
         return torch.device(choice), f"using {choice}, as requested"
     return torch.device("cpu"), f"{choice} was requested but is not available here; using cpu"
+
+
+def configure_threads(environ=os.environ) -> int:
+    """Set torch's intra-op threads from LLE_TORCH_THREADS (default 1: a server runs many sessions)."""
+    raw = environ.get("LLE_TORCH_THREADS", "1")
+    threads = int(clamp_number(raw if raw.strip().isdigit() else 1, 1, os.cpu_count() or 1, 1))
+    torch.set_num_threads(threads)
+    return threads
 
 
 def available_devices() -> list[str]:

@@ -5,8 +5,16 @@ View-defining widgets use Streamlit's `bind="query-params"`: their values live i
 """
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from explorer.losses import get_loss
+
+if PagesManager.uses_pages_directory:
+    # A page URL opened before app.py ever ran on this server: Streamlit then takes pages/ for
+    # an old-style pages folder and runs the page without app.py (no sidebar, every file
+    # listed). Hand over to app.py's st.navigation, which keeps the requested page and query.
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 
 URL = "query-params"
 DEVICES = ("auto", "cpu", "cuda", "mps")
