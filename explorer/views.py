@@ -18,6 +18,7 @@ from explorer.data import DATASETS, datasets_for
 from explorer.directions import filter_ids, hessian_eigenpairs
 from explorer.landscape import (
     AXES,
+    STEPS_RANGE,
     Surface,
     SurfaceConfig,
     interpolation_slice,
@@ -29,16 +30,28 @@ from explorer.losses import LOSSES, get_loss
 from explorer.models import flat_params, make_model, theta_labels
 from explorer.train import TrainConfig, build, select_device, train
 
-TRAJECTORIES = {"quick": "a quick run here", "last": "the last Training run", "none": "none"}
+TRAJECTORIES = {
+    "quick": "a quick run here",
+    "last": "the last Training run",
+    "none": "no path (PCA axes still run one)",
+}
 AXIS_NAMES = {
     "params": "the two parameters exactly (w, b)",
     "random": "random, filter-normalized (Li et al.)",
     "pca": "PCA of the trajectory",
     "hessian": "top-2 Hessian eigenvectors",
 }
+SHORT_LABELS = {
+    "random": ("random 1", "random 2"),
+    "pca": ("PC1", "PC2"),
+    "hessian": ("eigvec 1", "eigvec 2"),
+}
 PARTNERS = {"soft_threshold": "hard_threshold", "sigmoid_margin": "zero_one", "mse": "mae"}
 PARTNERS |= {v: k for k, v in PARTNERS.items()}  # soft vs hard, and back
 SLICE_STEPS = 101
+RANDOM_SPAN = (
+    1.0  # a fitted span on random axes is at least this (Li et al.'s unit: the weights' norm)
+)
 SLICES = {  # the 1-D slice's title and marked points, by kind
     "interpolation": dict(
         title="Loss on the straight line from the first step to the last",
@@ -194,6 +207,7 @@ def landscape_view(config: ViewConfig, records=None) -> dict:
         losses.append((spec2, objective(data, spec2, second.loss_params)))
     if config.axes == "hessian":
         _check_hessian_plane(model, losses[0][1], centre, config.seed)
+    surf_cfg = _auto_span(model, losses[0][1], surf_cfg, records, centre)
     first = loss_surface(model, losses[0][1], surf_cfg, trajectory=records or None, centre=centre)
     panels = [
         _panel(s, model, obj, first if i == 0 else same_plane(model, obj, first), records)
@@ -208,6 +222,16 @@ def landscape_view(config: ViewConfig, records=None) -> dict:
         fell_back=cfg.device not in ("auto", device.type),
         stop=stop,
     )
+
+
+def _auto_span(model, obj, surf_cfg: SurfaceConfig, records, centre) -> SurfaceConfig:
+    """The engine fits span=None to the path; on random axes a path mostly lies off the plane
+    and fits a tiny window, so there the span is at least RANDOM_SPAN."""
+    if surf_cfg.span is not None or surf_cfg.axes != "random" or not records:
+        return surf_cfg
+    probe = replace(surf_cfg, steps=STEPS_RANGE[0])
+    fitted = loss_surface(model, obj, probe, trajectory=records, centre=centre, grad=False)
+    return replace(surf_cfg, span=max(float(fitted.alpha[-1]), RANDOM_SPAN))
 
 
 def _check_hessian_plane(model, obj, centre, seed) -> None:
@@ -248,7 +272,16 @@ def _panel(spec, model, obj, surface: Surface, records) -> dict:
         row["PCA explained variance (PC1 + PC2)"] = float(sum(surface.explained))
     if surface.eigenvalues is not None:
         row["Hessian λ₁, λ₂"] = ", ".join(f"{v:.4g}" for v in surface.eigenvalues)
-    return dict(name=spec.name, key=spec.key, surface=surface, projection=proj, honesty=row)
+    flat = (surface.grad_alpha == 0) & (surface.grad_beta == 0)
+    return dict(
+        name=spec.name,
+        key=spec.key,
+        surface=surface,
+        projection=proj,
+        honesty=row,
+        flat=float(flat.mean()),  # share of grid points where −∇L is exactly zero
+        short=SHORT_LABELS.get(surface.kind, surface.labels),  # axis titles for a small 3-D scene
+    )
 
 
 def _slice(model, losses, records, surface: Surface) -> dict:

@@ -54,7 +54,7 @@ with axes_col:
     span = st.slider("Span (half-width)", 0.1, 10.0, 1.0, key="span", bind=URL, disabled=fit)
     steps = st.slider("Resolution (points per axis)", 5, 101, 31, 2, key="steps", bind=URL)
     log = st.toggle("Log scale", key="log", bind=URL)
-    cones = st.toggle("Gradient cones on the 3-D surface", True, key="cones", bind=URL)
+    cones = st.toggle("Gradient cones (3-D)", True, key="cones", bind=URL)
 with path_col:
     paths = views.TRAJECTORIES
     source = st.radio("Trajectory", paths, key="path", bind=URL, captions=list(paths.values()))
@@ -92,19 +92,23 @@ if view["stop"]:
 panels, figs = view["panels"], {}
 for i, p in enumerate(panels):
     s, path = p["surface"], p["projection"]
-    grad, common = (s.grad_alpha, s.grad_beta), dict(log_scale=log, axis_labels=s.labels)
+    grad, common = (s.grad_alpha, s.grad_beta), dict(trajectory=path, log_scale=log, height=560)
     figs[f"surface_{i}"] = plots.surface_3d(
-        s.alpha, s.beta, s.values, grad=grad if cones else None, trajectory=path,
+        s.alpha, s.beta, s.values, grad=grad if cones else None, axis_labels=p["short"],
         title=f"{p['name']}: loss surface", uirevision=f"surface_{i}", **common,
     )  # fmt: skip
     figs[f"contour_{i}"] = plots.contour_arrows(
-        s.alpha, s.beta, s.values, *grad, trajectory=path,
+        s.alpha, s.beta, s.values, *grad, axis_labels=s.labels,
         title=f"{p['name']}: contours and −∇L", uirevision=f"contour_{i}_{axes}", **common,
     )  # fmt: skip
 grid = [["surface_0", "surface_1"], ["contour_0", "contour_1"]]
 for row in grid if loss2 else [["surface_0", "contour_0"]]:
     for col, key in zip(st.columns(len(row)), row, strict=True):
         col.plotly_chart(figs[key], key=key)
+        if key.startswith("contour") and (flat := panels[int(key[-1])]["flat"]) > 0.5:
+            col.caption(
+                f"−∇L is exactly 0 at {flat:.0%} of the grid: descent gets no signal there."
+            )
 if (path := panels[0]["projection"]) is not None:
     with st.expander("Animated path over the contours"):
         s = panels[0]["surface"]

@@ -80,14 +80,19 @@ def test_toggles_remove_cones_and_log_the_values():
 
 
 def test_url_opens_the_matching_view():
-    query = {"data": "moons", "model": "mlp", "hidden": "4", "loss": "hinge", "axes": "random"}
-    at = open_page("landscape", {**query, **SMALL})
+    query = {"data": "moons", "model": "mlp", "hidden": "4", "loss": "sigmoid_margin"}
+    at = open_page("landscape", {**query, "axes": "random", "compare": "true", **SMALL})
     assert problems(at) == []
-    assert at.selectbox(key="loss").value == "hinge" and at.radio(key="axes").value == "random"
-    fig = figures(at)["contour_0"]
-    assert fig["layout"]["xaxis"]["title"]["text"].startswith("random direction 1")
-    assert fig["layout"]["title"]["text"].startswith("Hinge")
+    assert (
+        at.selectbox(key="loss").value == "sigmoid_margin"
+        and at.radio(key="axes").value == "random"
+    )
+    assert at.selectbox(key="loss2").value == "zero_one"  # the sigmoid's hard twin
+    figs = figures(at)
+    assert figs["contour_0"]["layout"]["xaxis"]["title"]["text"].startswith("random direction 1")
+    assert figs["surface_1"]["layout"]["title"]["text"].startswith("0-1 loss")
     assert surface_z(at).shape == (11, 11)
+    assert any("exactly 0 at 100%" in c.value for c in at.caption)  # the 0-1 loss has no gradient
 
 
 def test_bad_url_values_fall_back_to_defaults():

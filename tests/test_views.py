@@ -57,8 +57,9 @@ def test_second_loss_is_drawn_on_the_same_plane_and_grid():
     np.testing.assert_array_equal(first.directions, second.directions)
     np.testing.assert_array_equal(first.alpha, second.alpha)
     model, obj, records = engine(cfg, "hard_threshold", (("t", 0.3),))
-    config = SurfaceConfig("random", 9, seed=0)
-    want = loss_surface(model, obj, config, trajectory=records, centre=records[-1].theta)
+    assert first.alpha[-1] >= views.RANDOM_SPAN  # a random plane is at least the weights' scale
+    config = SurfaceConfig("random", 9, span=float(first.alpha[-1]), seed=0)
+    want = loss_surface(model, obj, config, centre=records[-1].theta)
     np.testing.assert_allclose(second.values, want.values, **TIGHT)
     np.testing.assert_allclose(second.grad_alpha, want.grad_alpha, **TIGHT)
     assert not np.allclose(first.values, second.values)
