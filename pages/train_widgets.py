@@ -7,11 +7,11 @@ Bound widgets take plain keys as options (names go in captions and help), so the
 import streamlit as st
 
 from explorer.data import DATASETS, N_RANGE, NOISE_RANGE, OUTLIER_RANGE
-from explorer.losses import LOSSES
+from explorer.losses import get_loss
 from explorer.models import ACTIVATIONS, MODELS, STRAIGHT_THROUGH, models_for
 from explorer.race import losses_for_data, race_configs
 from explorer.train import LR_RANGE, OPTIMIZERS, STEPS_RANGE, TrainConfig
-from pages.widgets import URL, loss_param_sliders
+from pages.widgets import CUSTOM, URL, loss_param_sliders, loss_picker
 
 LR_CHOICES = tuple(
     v
@@ -70,12 +70,14 @@ def model_widgets(dataset: str) -> dict:
 
 def loss_widgets(dataset: str) -> dict:
     st.markdown("**Loss**")
-    key = st.selectbox(
-        "loss", losses_for_data(dataset), key="loss", bind=URL, help="losses that fit this data"
-    )
-    spec = LOSSES[key]
+    regression = DATASETS[dataset].task == "regression"
+    loss = loss_picker(losses_for_data(dataset), custom=regression)
+    if loss is None:
+        st.stop()  # the formula's error is on the page; nothing can train on it
+    spec = get_loss(loss)
     st.caption(f"{spec.name} · _{spec.source}_ · formula below")
-    return dict(loss=key, loss_params=loss_param_sliders(spec, prefix=key))
+    prefix = CUSTOM if loss.startswith("expr:") else loss
+    return dict(loss=loss, loss_params=loss_param_sliders(spec, prefix=prefix))
 
 
 def optimizer_widgets() -> dict:
@@ -102,7 +104,7 @@ def settings(device: str, seed: int) -> dict[str, TrainConfig]:
         opt = optimizer_widgets()
     base = TrainConfig(**data, **model, **loss, **opt, seed=seed, device=device)
     formula, left, right = st.columns([2, 1, 1])
-    formula.latex(LOSSES[base.loss].formula)
+    formula.latex(get_loss(base.loss).formula)
     optimizers = left.multiselect(
         "race these optimizers",
         OPTIMIZERS,
