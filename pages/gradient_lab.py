@@ -7,7 +7,7 @@ from explorer import plots
 from explorer.gradients import gradcheck_table, loss_curve
 from explorer.lab import diagnosis, loss_graph
 from explorer.losses import LOSSES, get_loss
-from pages.widgets import loss_param_sliders, loss_picker, show_findings
+from pages.widgets import FORMULA_DEFAULTS, loss_param_sliders, loss_picker, show_findings
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -25,7 +25,7 @@ spec = get_loss(loss)
 left, right = st.columns([1, 2])
 with left:
     st.latex(spec.formula)
-    params = loss_param_sliders(spec, prefix="lab")
+    params = loss_param_sliders(spec, prefix="lab", defaults=FORMULA_DEFAULTS)
     st.caption(spec.notes)
 curve, findings, (dot, value, norms) = studied(loss, tuple(params.items()))
 right.plotly_chart(

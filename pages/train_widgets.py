@@ -11,7 +11,7 @@ from explorer.losses import get_loss
 from explorer.models import ACTIVATIONS, MODELS, STRAIGHT_THROUGH, models_for
 from explorer.race import losses_for_data, race_configs
 from explorer.train import LR_RANGE, OPTIMIZERS, STEPS_RANGE, TrainConfig
-from pages.widgets import CUSTOM, URL, loss_param_sliders, loss_picker
+from pages.widgets import CUSTOM, FORMULA_DEFAULTS, URL, loss_param_sliders, loss_picker
 
 LR_CHOICES = tuple(
     v
@@ -77,7 +77,9 @@ def loss_widgets(dataset: str) -> dict:
     spec = get_loss(loss)
     st.caption(f"{spec.name} · _{spec.source}_ · formula below")
     prefix = CUSTOM if loss.startswith("expr:") else loss
-    return dict(loss=loss, loss_params=loss_param_sliders(spec, prefix=prefix))
+    return dict(
+        loss=loss, loss_params=loss_param_sliders(spec, prefix=prefix, defaults=FORMULA_DEFAULTS)
+    )
 
 
 def optimizer_widgets() -> dict:

@@ -25,14 +25,18 @@ def sidebar_settings() -> tuple[str, int]:
     return st.session_state.get("device", "auto"), int(st.session_state.get("seed", 0))
 
 
-def loss_param_sliders(spec, prefix: str) -> dict[str, float]:
-    """One URL-bound slider a parameter of a loss spec, keyed `prefix.param`; returns the values."""
+def loss_param_sliders(spec, prefix: str, defaults: dict | None = None) -> dict[str, float]:
+    """One URL-bound slider a parameter of a loss spec, keyed `prefix.param`; returns the values.
+
+    `defaults` overrides a parameter's starting value (clamped into its range).
+    """
+    start = spec.clamp({**spec.defaults(), **(defaults or {})})
     return {
         p.name: st.slider(
             p.name,
             float(p.min),
             float(p.max),
-            float(p.default),
+            start[p.name],
             step=float(p.step),
             key=f"{prefix}.{p.name}",
             help=p.help,
@@ -63,7 +67,8 @@ def show_findings(findings) -> None:
 
 
 CUSTOM = "custom"
-DEFAULT_FORMULA = "mean(sigmoid(k*(t - abs(r))) * r**2)"
+DEFAULT_FORMULA = "mean(sigmoid(k*(t - abs(r))) * r**2)"  # the seed's soft threshold
+FORMULA_DEFAULTS = {"k": 20.0, "t": 1.0}  # slider starts for the default formula's parameters
 
 
 def loss_picker(keys: list[str], *, custom: bool, default: str | None = None) -> str | None:
