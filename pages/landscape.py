@@ -6,10 +6,17 @@ import streamlit as st
 
 from explorer import plots, views
 from explorer.data import DATASETS
-from explorer.losses import LOSSES
+from explorer.losses import LOSSES, get_loss
 from explorer.models import ACTIVATIONS, MODELS, models_for
 from explorer.train import OPTIMIZERS
-from pages.widgets import URL, loss_param_sliders, sidebar_settings
+from pages.widgets import (
+    CUSTOM,
+    FORMULA_DEFAULTS,
+    URL,
+    loss_param_sliders,
+    loss_picker,
+    sidebar_settings,
+)
 
 
 @st.cache_data(max_entries=32, show_spinner="Computing the surface…")
@@ -38,9 +45,14 @@ with problem:
         act = st.selectbox("Activation", ACTIVATIONS, key="act", bind=URL)
 with loss_col:
     fits = views.losses_for_data(data)  # only the losses that can train on this data set
-    loss = choose("Loss", fits, LOSSES, "loss")
-    st.latex(LOSSES[loss].formula)
-    params, loss2, params2 = loss_param_sliders(LOSSES[loss], loss), None, {}
+    loss = loss_picker(fits, custom=DATASETS[data].task == "regression")
+    if loss is None:
+        st.stop()  # the formula's error is on the page
+    spec = get_loss(loss)
+    st.latex(spec.formula)
+    prefix = CUSTOM if loss.startswith("expr:") else loss
+    params = loss_param_sliders(spec, prefix, FORMULA_DEFAULTS)
+    loss2, params2 = None, {}
     others = [k for k in fits if k != loss]
     if others and st.toggle("Compare with a second loss", key="compare", bind=URL):
         loss2 = choose("Second loss", others, LOSSES, "loss2", views.partner(loss, others))
