@@ -5,9 +5,15 @@ import streamlit as st
 
 from explorer import plots
 from explorer.gradients import gradcheck_table, loss_curve
-from explorer.lab import diagnosis, loss_graph
+from explorer.lab import diagnosis, graph_config, loss_graph
 from explorer.losses import LOSSES, get_loss
-from pages.widgets import FORMULA_DEFAULTS, loss_param_sliders, loss_picker, show_findings
+from pages.widgets import (
+    FORMULA_DEFAULTS,
+    loss_param_sliders,
+    loss_picker,
+    loss_query,
+    show_findings,
+)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -36,6 +42,20 @@ right.plotly_chart(
         title=f"{spec.name}: value and gradient against the {spec.x_axis}",
     ),
     key="lab_curve",
+)
+query = loss_query(loss, params, graph_config(loss).dataset)
+train_link, land_link = st.columns(2)
+train_link.page_link(
+    "pages/training.py",
+    label="Train a model with this loss",
+    icon=":material/model_training:",
+    query_params=query,
+)
+land_link.page_link(
+    "pages/landscape.py",
+    label="See its loss landscape",
+    icon=":material/landscape:",
+    query_params=query,
 )
 st.subheader("Gradient doctor")
 show_findings(findings)

@@ -106,3 +106,13 @@ def loss_picker(keys: list[str], *, custom: bool, default: str | None = None) ->
             st.code(f"{text}\n{' ' * (col - 1)}^", language=None)
         return None
     return f"expr:{text}"
+
+
+def loss_query(loss: str, params: dict, dataset: str) -> dict[str, str]:
+    """The URL query that opens Training or Landscape on this loss, its parameters and data set."""
+    custom = loss.startswith("expr:")
+    prefix = CUSTOM if custom else loss
+    query = {"data": dataset, "loss": CUSTOM if custom else loss}
+    if custom:
+        query["expr"] = loss.removeprefix("expr:")
+    return query | {f"{prefix}.{name}": f"{value:g}" for name, value in params.items()}

@@ -56,3 +56,23 @@ def test_url_carries_the_formula():
     at = open_page("gradient_lab", {"loss": "custom", "expr": "mean(log1p(r**2))"})
     assert problems(at) == [] and not at.error
     assert at.text_input(key="expr").value == "mean(log1p(r**2))"
+
+
+@pytest.mark.parametrize("target", ["training", "landscape"])
+def test_the_formula_travels_to_training_and_landscape(target):
+    from urllib.parse import parse_qsl
+
+    lab = open_page("gradient_lab", {"loss": "custom", "expr": "mean(k*log1p(r**2))", "lab.k": "3"})
+    link = next(el.proto for el in lab.get("page_link") if el.proto.page == target)
+    query = dict(parse_qsl(link.query_string))
+    assert query == {
+        "data": "line",
+        "loss": "custom",
+        "expr": "mean(k*log1p(r**2))",
+        "custom.k": "3",
+    }
+    at = open_page(target, query)
+    assert problems(at) == [] and not at.error
+    assert at.text_input(key="expr").value == "mean(k*log1p(r**2))"
+    assert at.slider(key="custom.k").value == 3.0
+    assert figures(at)  # it draws with the typed loss
