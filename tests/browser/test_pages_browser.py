@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.browser.conftest import SHOTS
-from tests.browser.harness import ERROR, EXCEPTION, FIGURES_JS, SETTLED_JS
+from tests.browser.harness import ARTIFACTS, ERROR, EXCEPTION, FIGURES_JS, SETTLED_JS, running_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]
 WAIT_MS = 60_000  # a first render imports torch and may compile caches on a cold, busy server
@@ -33,6 +33,7 @@ class Case:
     changes: tuple[Widget, ...] = ()  # changing each, in turn, must change some chart's data
     train: tuple[str, str] | None = None  # (Start, Stop) button labels: the loss curve must grow
     curve: str = "loss"  # regex matched against chart titles to find the curve that grows
+    query: str = ""  # URL query the page opens with (settings travel in the URL)
 
 
 PAGES = [
@@ -42,10 +43,27 @@ PAGES = [
         2,
         (Widget("combobox", "Losses", "mae"), Widget("slider", "steepness k", "ArrowRight*4")),
     ),
-    Case("landscape", 2, (Widget("slider", "Resolution", "ArrowRight*2"),)),
-    Case("training", 1, train=("Start", "Stop")),
-    Case("gradient_lab", 0),
-    Case("lessons", 0),
+    Case(
+        "landscape",
+        4,
+        (
+            Widget("slider", "Resolution (points per axis)", "ArrowRight"),
+            Widget("switch", "Log scale"),
+        ),
+    ),
+    Case(
+        "training",
+        1,
+        (Widget("slider", "noise", "ArrowRight*2"),),
+        train=("Start", "Stop"),
+        query="steps=5000",  # long enough that Stop stops it midway
+    ),
+    Case(
+        "gradient_lab",
+        1,
+        (Widget("textbox", "Formula", "mean(abs(r)**3)"), Widget("combobox", "Loss", "huber")),
+    ),
+    Case("lessons", 1, (Widget("combobox", "Lesson", "hard_threshold"),)),
 ]
 
 
@@ -64,8 +82,10 @@ def figures(page) -> list[dict]:
 
 
 def wait_for_charts(page, n: int) -> list[dict]:
-    """Wait for at least n drawn Plotly charts (an svg or WebGL canvas inside each)."""
-    js = f"n => ({FIGURES_JS})().filter(f => f.drawn).length >= n"
+    """Wait for n drawn Plotly charts (an svg or WebGL canvas inside each) or an error box."""
+    failed = f"(document.querySelector(`{EXCEPTION}`) || [...document.querySelectorAll(`{ERROR}`)]"
+    failed += '.some(e => e.innerText.startsWith("Unexpected")))'
+    js = f"n => {failed} || ({FIGURES_JS})().filter(f => f.drawn).length >= n"
     page.wait_for_function(js, arg=n, timeout=WAIT_MS)
     return figures(page)
 
@@ -91,11 +111,8 @@ def screenshot(page, name: str) -> None:
 
 
 def operate(page, w: Widget) -> None:
-    """Change one widget the way a user would."""
-    target = page.get_by_role(w.role, name=w.name, exact=True).first
-    if w.role == "slider":  # a slider's accessible name is its value, then its label
-        box = page.locator("[data-testid='stSlider']")
-        target = box.filter(has=page.get_by_text(w.name, exact=True)).get_by_role("slider").first
+    """Change one widget the way a user would; `w.name` is the start of its label."""
+    target = page.get_by_role(w.role, name=re.compile("^" + re.escape(w.name))).first
     if w.role == "combobox":
         target.click()
         if w.value:
@@ -104,16 +121,19 @@ def operate(page, w: Widget) -> None:
             fresh = "[role='option']:not([aria-selected='true']):not(:text-is('Select all'))"
             page.locator(fresh).first.click()
         page.keyboard.press("Escape")  # a multiselect's list stays open after a pick
-    elif w.role == "slider":
+    elif w.role == "slider":  # a slider's accessible name is its value, then its label
+        box = page.locator("[data-testid='stSlider']").filter(has=page.get_by_text(w.name))
         key, _, times = (w.value or "ArrowRight").partition("*")
-        target.focus()
+        box.get_by_role("slider").first.focus()
         for _ in range(int(times or 1)):
-            target.press(key)
+            page.keyboard.press(key)
     elif w.role in ("spinbutton", "textbox"):
         target.fill(w.value or "")
         target.press("Enter")
-    else:  # checkbox, switch, radio, button
-        target.click(force=True)
+    elif w.role in ("checkbox", "switch"):  # the input is hidden; its label takes the click
+        page.locator("[data-testid='stCheckbox'] label").filter(has_text=w.name).first.click()
+    else:  # radio (by option label), button
+        target.click()
 
 
 def open_page(page, base: str, case: Case) -> list[dict]:
@@ -121,7 +141,7 @@ def open_page(page, base: str, case: Case) -> list[dict]:
     page.goto(base + "/")
     settle(page)
     if case.path:
-        page.goto(f"{base}/{case.path}")
+        page.goto(f"{base}/{case.path}" + (f"?{case.query}" if case.query else ""))
         settle(page)
     return wait_for_charts(page, case.charts)
 
@@ -167,10 +187,29 @@ def test_page(page, app_url, case):
             .some(f => Math.max(0, ...f.points) > n + 1)"""
         page.wait_for_function(js, arg=[case.curve, before], timeout=WAIT_MS)
         halt = page.get_by_role("button", name=stop, exact=True)
-        if halt.is_visible() and halt.is_enabled():
+        if halt.is_enabled():  # still running: Stop must stop it
+            done = runs(page)
             halt.click()
+            settle(page, done)
+            grown = curve_points(page, case.curve)
+            page.wait_for_timeout(1000)  # a stopped run adds no points in the next second
+            assert curve_points(page, case.curve) == grown, "the curve grew after Stop"
         settle(page, done)
         assert curve_points(page, case.curve) > before + 1
         assert_clean(page, "after a training run")
     if case.changes or case.train:
         screenshot(page, f"{name}-after")
+
+
+def test_deep_link_on_a_fresh_server(page):
+    """A shared link may be the first request a restarted server sees: it gets the whole app.
+
+    (Streamlit 1.67 runs such a link from the pages/ folder without app.py until app.py has run
+    once; pages/widgets.py hands the run over to app.py.)"""
+    with running_app(ARTIFACTS / "browser-deeplink-server.log") as (base, _proc):
+        page.goto(f"{base}/lessons")
+        settle(page)
+        nav = page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()
+        assert page.get_by_role("spinbutton", name="Random seed").count() == 1, nav
+        assert len(nav) == len(PAGES), nav
+        assert page.get_by_role("heading", name="Lessons").count() == 1
