@@ -224,20 +224,21 @@ def train(config: TrainConfig) -> Iterator[StepRecord]:
     """Yield step 0 (initial parameters), then one record per optimizer step; stop early on divergence."""
     cfg = config.validate()
     dataset, model, _, loss_of = build(cfg)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = make_optimizer(cfg.optimizer, params, cfg.lr)
+    theta_buf, grad_buf = _flatten_(list(model.parameters()))
+    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
     batches = _batches(len(dataset), cfg.batch_size, torch.Generator().manual_seed(cfg.seed))
     t0, initial = time.perf_counter(), None
     for step in range(cfg.steps + 1):
         index = next(batches)
-        optimizer.zero_grad(set_to_none=True)
+        grad_buf.zero_()
         loss = loss_of(model, None if index is None else index.to(dataset.x.device))
         if loss.requires_grad:
             loss.backward()
         if index is not None:
             with torch.no_grad():
                 loss = loss_of(model)
-        value, theta, grad_norm = _snapshot(loss, params)
+        value, theta, grad = loss.item(), _host(theta_buf), _host(grad_buf)
+        grad_norm = float(np.sqrt(grad @ grad))
         initial = value if initial is None else initial
         stop = _stop_reason(step, value, grad_norm, initial)
         yield StepRecord(step, value, grad_norm, theta, time.perf_counter() - t0, stop)
@@ -246,15 +247,26 @@ def train(config: TrainConfig) -> Iterator[StepRecord]:
         optimizer.step()
 
 
-def _snapshot(loss: torch.Tensor, params: list[torch.Tensor]) -> tuple[float, np.ndarray, float]:
-    """(loss, theta, ‖grad‖₂) with one copy to the host (missing gradients count as zero)."""
+def _flatten_(params: list[nn.Parameter]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Re-seat every parameter and its gradient as views of two flat buffers (theta, ∇theta).
+
+    Backward accumulates into existing gradients in place, so after each step the buffers hold
+    theta and the gradient without gathering them tensor by tensor.
+    """
     with torch.no_grad():
-        grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in params]
-        parts = [loss.reshape(1), *(t.reshape(-1) for t in (*params, *grads))]
-        flat = torch.cat(parts).to("cpu", torch.float64).numpy()
-    size = (flat.size - 1) // 2
-    grad = flat[1 + size :]
-    return float(flat[0]), flat[1 : 1 + size], float(np.sqrt(grad @ grad))
+        theta = torch.cat([p.reshape(-1) for p in params])
+        grad = torch.zeros_like(theta)
+        start = 0
+        for p in params:
+            p.data = theta[start : start + p.numel()].view_as(p)
+            p.grad = grad[start : start + p.numel()].view_as(p)
+            start += p.numel()
+    return theta, grad
+
+
+def _host(flat: torch.Tensor) -> np.ndarray:
+    """A float64 numpy copy of a flat tensor."""
+    return flat.detach().cpu().numpy().astype(np.float64)
 
 
 def history_frame(records: list[StepRecord], names: list[str] | None = None) -> pd.DataFrame:
