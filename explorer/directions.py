@@ -143,29 +143,35 @@ def hessian_eigenpairs(
         raise ValueError(
             f"Hessian axes are for tiny nets: {theta.numel()} parameters > {MAX_HESSIAN_PARAMS}"
         )
-    hvp = _hvp(model, obj, theta)
-    m = min(theta.numel(), int(iters))
+    hvp, n = _hvp(model, obj, theta), theta.numel()
     gen = torch.Generator().manual_seed(int(seed))
-    q = torch.randn(theta.numel(), generator=gen, dtype=torch.float64)
-    basis, diag, off = [q / q.norm()], [], []
-    for _ in range(m):
+    fresh = lambda: torch.randn(n, generator=gen, dtype=torch.float64)
+    basis, diag, off = [fresh()], [], []
+    basis[0] /= basis[0].norm()
+    while True:
         w = hvp(basis[-1])
         diag.append(float(w @ basis[-1]))
-        Q = torch.stack(basis)
-        for _ in range(2):  # full reorthogonalization, twice is enough
-            w = w - Q.T @ (Q @ w)
-        norm = float(w.norm())
-        if len(basis) == m or norm < 1e-10 * max(1.0, max(abs(v) for v in diag)):
+        if len(basis) == min(n, int(iters)):
             break
-        off.append(norm)
-        basis.append(w / norm)
-    T = torch.diag(torch.tensor(diag, dtype=torch.float64))
-    T += torch.diag(torch.tensor(off, dtype=torch.float64), 1) + torch.diag(
-        torch.tensor(off, dtype=torch.float64), -1
-    )
-    vals, vecs = torch.linalg.eigh(T)
+        w = _orthogonal(w, basis)
+        scale = max(1.0, *(abs(v) for v in diag))
+        coupling = float(w.norm())
+        if coupling < 1e-10 * scale:  # an invariant subspace: restart, uncoupled from it
+            w, coupling = _orthogonal(fresh(), basis), 0.0
+        off.append(coupling)
+        basis.append(w / w.norm())
+    d, o = torch.tensor(diag, dtype=torch.float64), torch.tensor(off, dtype=torch.float64)
+    vals, vecs = torch.linalg.eigh(torch.diag(d) + torch.diag(o, 1) + torch.diag(o, -1))
     order = vals.abs().argsort(descending=True)[:k]
-    return vals[order], (vecs[:, order].T @ torch.stack(basis[: len(diag)]))
+    return vals[order], vecs[:, order].T @ torch.stack(basis)
+
+
+def _orthogonal(w: Tensor, basis: list[Tensor]) -> Tensor:
+    """w minus its projection on the orthonormal basis (two passes: full reorthogonalization)."""
+    Q = torch.stack(basis)
+    for _ in range(2):
+        w = w - Q.T @ (Q @ w)
+    return w
 
 
 def _hvp(model: nn.Module, obj: Objective, theta: Tensor):

@@ -438,3 +438,11 @@ def test_centre_and_trajectory_are_checked(moons_case):
     surface = loss_surface(model, obj, SurfaceConfig(steps=5))
     proj = project_trajectory(model, obj, surface, diverged)
     np.testing.assert_array_equal(proj.step, [0, 1])  # the non-finite step is left out, visibly
+
+
+def test_hessian_of_a_loss_linear_in_theta_is_zero_and_still_gives_two_axes(line_case):
+    model, obj = line_case
+    linear = Objective(x=obj.x, target=obj.target, fn=lambda p, t, reduction="mean": p.mean())
+    vals, dirs = hessian_eigenpairs(model, linear, k=2)
+    np.testing.assert_allclose(vals.numpy(), 0, atol=1e-14)
+    np.testing.assert_allclose((dirs @ dirs.T).numpy(), np.eye(2), atol=1e-12)
