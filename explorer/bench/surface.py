@@ -91,7 +91,7 @@ def _floor_ms(model, obj, thetas, kind, repeat, act=None) -> float:
     act = act or ACTS.get(kind)
 
     def line(p):
-        return ((torch.addcmul(p["b"][:, None], p["w"][:, None], x[:, 0]) - y) ** 2).mean(-1)
+        return ((torch.addmm(p["b"][:, None], p["w"][:, None], x.T) - y) ** 2).mean(-1)
 
     def mlp(p):
         h = x
@@ -114,7 +114,7 @@ def _row(kind: str, steps: int, repeat: int) -> dict:
     model, obj, config, label = _case(kind, steps)
     surface = loss_surface(model, obj, config, grad=False)
     thetas = _grid_thetas(surface)
-    loop_ms, measured = _loop_ms(model, obj, thetas, 1)
+    loop_ms, measured = _loop_ms(model, obj, thetas, min(repeat, 2))
     notes = [] if measured == len(thetas) else [f"loop timed on {measured} pts, scaled"]
     if kind == "tanh":
         torch_tanh = _floor_ms(model, obj, thetas, kind, repeat, act=torch.tanh)
@@ -125,7 +125,7 @@ def _row(kind: str, steps: int, repeat: int) -> dict:
         "explorer_ms": best_ms(lambda: loss_surface(model, obj, config, grad=False), repeat),
         "explorer_grad_ms": best_ms(lambda: loss_surface(model, obj, config), repeat),
         "loop_ms": loop_ms,
-        "loss_landscapes_ms": _loss_landscapes_ms(model, obj, surface, steps, 1),
+        "loss_landscapes_ms": _loss_landscapes_ms(model, obj, surface, steps, min(repeat, 2)),
         "floor_ms": _floor_ms(model, obj, thetas, kind, repeat),
         "note": "; ".join(notes),
     }
@@ -133,5 +133,5 @@ def _row(kind: str, steps: int, repeat: int) -> dict:
 
 def run(quick: bool = False) -> list[dict]:
     """One row a case: the engine, a per-point loop, loss-landscapes and the floor, in ms."""
-    repeat = 1 if quick else 3
+    repeat = 1 if quick else 5
     return [_row(kind, steps, repeat) for kind, steps in (QUICK_CASES if quick else CASES)]
