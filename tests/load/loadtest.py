@@ -1,0 +1,318 @@
+"""Load test: N concurrent browser sessions against one app server on loopback.
+
+    python -m tests.load.loadtest --sessions 20
+
+Starts `streamlit run app.py` on a free loopback port, opens one headless Chromium with one
+context a session, and in every session at once: opens the Training page, sets the sidebar's
+seed to a value of its own (a widget change), runs a short training to its end, and checks that
+the page shows its own seed and its own result (no session sees another's state). Reports
+sessions succeeded / failed, p50 / p95 of the time to a rendered chart, and the server's peak
+RSS and CPU (server and its children, sampled with psutil). Exits 1 when a target is missed.
+Not collected by pytest (no test_ prefix); it stops by itself (every wait has a deadline).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+from tests.browser.harness import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    FIGURES_JS,
+    RUN_COUNTER_JS,
+    SETTLED_JS,
+    browser_missing,
+    running_app,
+)
+
+TARGETS = {"failed": 0, "p95_chart_s": 10.0, "peak_rss_mb": 1500.0}
+# When the websocket connected (the page's JavaScript has loaded: client work) and when the
+# first script run ended (server work), in ms since the page started loading.
+MARKS_JS = """(() => {
+  window.__lleMarks = {};
+  new MutationObserver((changes) => {
+    for (const c of changes) {
+      const v = c.target.getAttribute(c.attributeName), m = window.__lleMarks;
+      if (v === "CONNECTED" && m.connected === undefined) m.connected = performance.now();
+      if (v === "notRunning" && m.connected !== undefined && m.ran === undefined)
+        m.ran = performance.now();
+    }
+  }).observe(document, {subtree: true,
+    attributeFilter: ["data-test-connection-state", "data-test-script-state"]});
+})()"""
+SEED_BASE = 1000  # session i uses seed SEED_BASE + i
+PROGRESS = "[data-testid='stProgress']"
+
+
+@dataclass
+class Session:
+    index: int
+    ok: bool = False
+    error: str = ""
+    chart_s: float | None = None  # page opened -> first Plotly chart drawn
+    connect_s: float | None = None  # page opened -> websocket connected (JS loaded: client)
+    run_s: float | None = None  # websocket connected -> first script run ended (server)
+    change_s: float | None = None  # seed changed -> charts redrawn
+    train_s: float | None = None  # Start pressed -> run finished
+    curve_hash: str = ""
+    server_cpu_s: dict = field(default_factory=dict)  # phase -> server CPU seconds (solo run)
+
+
+@dataclass
+class Usage:
+    """CPU (100 = one core) and RSS of a process tree, sampled every `period` seconds."""
+
+    period: float = 0.25
+    peak_rss_mb: float = 0.0
+    peak_cpu_pct: float = 0.0
+    cpu_samples: list = field(default_factory=list)
+    last: dict = field(default_factory=dict)  # pid -> (process, cpu seconds at the last sample)
+
+    def add(self, procs: list, dt: float) -> None:
+        rss, cpu, seen = 0, 0.0, {}
+        for p in procs:
+            try:
+                t = sum(p.cpu_times()[:2])
+                rss += p.memory_info().rss
+            except psutil.Error:
+                continue
+            cpu += t - self.last.get(p.pid, (p, t if dt is None else 0.0))[1]
+            seen[p.pid] = (p, t)
+        self.last = seen
+        self.peak_rss_mb = max(self.peak_rss_mb, rss / 2**20)
+        if dt:
+            self.cpu_samples.append(100 * cpu / dt)
+            self.peak_cpu_pct = max(self.peak_cpu_pct, self.cpu_samples[-1])
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the server and its children have used so far."""
+    return sum(sum(p.cpu_times()[:2]) for p in tree(psutil.Process(pid)))
+
+
+def tree(root: psutil.Process) -> list:
+    try:
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def sample(pid: int, usage: dict, stop: threading.Event) -> None:
+    """Sample the server (pid and children), the browser (our other children) and the machine."""
+    server, me = psutil.Process(pid), psutil.Process()
+    psutil.cpu_percent()
+    last_t = None
+    while not stop.wait(usage["server"].period):
+        now = time.monotonic()
+        dt = None if last_t is None else now - last_t
+        ours = tree(server)
+        skip = {p.pid for p in ours} | {me.pid}
+        usage["server"].add(ours, dt)
+        usage["browser"].add([p for p in tree(me) if p.pid not in skip], dt)
+        usage["machine"].append(psutil.cpu_percent())
+        last_t = now
+
+
+async def settled(page, after: int, timeout_ms: float) -> None:
+    await page.wait_for_function(SETTLED_JS, arg=[after, 300], timeout=timeout_ms)
+
+
+async def drawn_charts(page, n: int, timeout_ms: float) -> None:
+    js = f"n => ({FIGURES_JS})().filter(f => f.drawn).length >= n"
+    await page.wait_for_function(js, arg=n, timeout=timeout_ms)
+
+
+async def run_session(context, base: str, s: Session, args) -> None:
+    """One visitor: open Training, set an own seed, train to the end, check own state."""
+    seed, wait = SEED_BASE + s.index, args.timeout * 1000
+    await asyncio.sleep(max(s.index, 0) * args.ramp / args.sessions)
+    page = await context.new_page()
+    try:
+        t0, cpu0 = time.perf_counter(), server_cpu(args.server_pid)
+        await page.goto(f"{base}/training?steps={args.steps}", timeout=wait, wait_until="commit")
+        await drawn_charts(page, 1, wait)
+        s.chart_s = time.perf_counter() - t0
+        await settled(page, 0, wait)
+        s.server_cpu_s["open"] = (cpu1 := server_cpu(args.server_pid)) - cpu0
+        marks = await page.evaluate("() => window.__lleMarks")
+        s.connect_s = marks["connected"] / 1000
+        s.run_s = (marks["ran"] - marks["connected"]) / 1000
+
+        before = [f["hash"] for f in await page.evaluate(FIGURES_JS)]
+        runs = await page.evaluate("() => window.__lleRuns")
+        t0 = time.perf_counter()
+        box = page.get_by_role("spinbutton", name="Random seed", exact=True)
+        await box.fill(str(seed))
+        await box.press("Enter")
+        changed = f"b => ({FIGURES_JS})().some((f, i) => f.drawn && f.hash !== b[i])"
+        await page.wait_for_function(changed, arg=before, timeout=wait)
+        await settled(page, runs, wait)
+        s.change_s = time.perf_counter() - t0
+        s.server_cpu_s["change"] = (cpu2 := server_cpu(args.server_pid)) - cpu1
+
+        t0 = time.perf_counter()
+        await page.get_by_role("button", name="Start", exact=True).click()
+        done = f"() => /step {args.steps} of {args.steps} · done/.test("
+        done += f"document.querySelector(\"{PROGRESS}\")?.innerText ?? '')"
+        await page.wait_for_function(done, timeout=wait)
+        s.train_s = time.perf_counter() - t0
+        grown = f"""n => ({FIGURES_JS})().some(f => /loss/i.test(f.title) && f.drawn
+            && Math.max(...f.points) >= n)"""
+        await page.wait_for_function(grown, arg=args.steps, timeout=wait)
+        s.server_cpu_s["train"] = server_cpu(args.server_pid) - cpu2
+
+        shown = await box.input_value()
+        assert shown == str(seed), f"seed box shows {shown}, expected {seed}"
+        assert f"seed={seed}" in page.url, f"URL {page.url} lacks seed={seed}"
+        curves = [f for f in await page.evaluate(FIGURES_JS) if "loss" in f["title"].lower()]
+        s.curve_hash = curves[0]["hash"]
+        s.ok = True
+    except Exception as err:  # a failed session is a result, not a crash of the load test
+        s.error = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=ARTIFACTS / f"loadtest-failed-{s.index:02d}.png")
+    finally:
+        await page.close()
+
+
+async def new_context(browser):
+    context = await browser.new_context(viewport={"width": 1400, "height": 900})
+    await context.add_init_script(RUN_COUNTER_JS)
+    await context.add_init_script(MARKS_JS)
+    return context
+
+
+async def warm_up(browser, base: str, args) -> Session:
+    """Open / once (until app.py has run st.navigation, Streamlit 1.67 serves a deep link from
+    the pages/ folder without app.py), then one solo session unless --cold; returns that one."""
+    context = await new_context(browser)
+    page = await context.new_page()
+    await page.goto(base + "/", timeout=args.timeout * 1000)
+    await settled(page, 0, args.timeout * 1000)
+    solo = Session(-1)
+    if not args.cold:  # the class arrives at a server whose imports and caches are warm
+        await run_session(context, base, solo, args)
+    await context.close()
+    return solo
+
+
+async def drive(base: str, args) -> list[Session]:
+    """Every session at once (or spread over --ramp seconds), each in its own context unless
+    --shared-context (then tabs of one context share the HTTP and compiled-code caches)."""
+    from playwright.async_api import async_playwright
+
+    sessions = [Session(i) for i in range(args.sessions)]
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        args.solo = await warm_up(browser, base, args)
+        shared = await new_context(browser) if args.shared_context else None
+        contexts = [shared or await new_context(browser) for _ in sessions]
+        jobs = [run_session(c, base, s, args) for c, s in zip(contexts, sessions, strict=True)]
+        try:
+            await asyncio.wait_for(asyncio.gather(*jobs), timeout=args.timeout * 3 + args.ramp)
+        except TimeoutError:
+            for s in sessions:
+                s.error = s.error or ("" if s.ok else "did not finish in time")
+        await browser.close()
+    return sessions
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (nearest rank) of values, or None when there are none."""
+    if not values:
+        return None
+    ranked = sorted(values)
+    return ranked[min(len(ranked) - 1, max(0, round(q / 100 * len(ranked) + 0.5) - 1))]
+
+
+def summarize(sessions: list[Session], usage: dict, args, wall_s: float) -> dict:
+    ok = [s for s in sessions if s.ok]
+    hashes = [s.curve_hash for s in ok]
+    report = {
+        "sessions": len(sessions),
+        "succeeded": len(ok),
+        "failed": len(sessions) - len(ok),
+        "distinct_results": len(set(hashes)) == len(hashes),
+        "wall_s": round(wall_s, 1),
+        "peak_rss_mb": round(usage["server"].peak_rss_mb),
+        "peak_cpu_pct": round(usage["server"].peak_cpu_pct),
+        "mean_cpu_pct": round(statistics.fmean(usage["server"].cpu_samples or [0.0])),
+        "browser_mean_cpu_pct": round(statistics.fmean(usage["browser"].cpu_samples or [0.0])),
+        "browser_peak_rss_mb": round(usage["browser"].peak_rss_mb),
+        "machine_mean_busy_pct": round(statistics.fmean(usage["machine"] or [0.0])),
+        "cpus": os.cpu_count(),
+        "load_avg_1m_at_end": round(os.getloadavg()[0], 1),
+        "steps": args.steps,
+        "torch_threads": args.threads,
+        "ramp_s": args.ramp,
+        "shared_context": args.shared_context,
+    }
+    for name in ("chart_s", "connect_s", "run_s", "change_s", "train_s"):
+        values = [getattr(s, name) for s in ok if getattr(s, name) is not None]
+        for q in (50, 95):
+            v = percentile(values, q)
+            report[f"p{q}_{name}"] = None if v is None else round(v, 2)
+    solo = args.solo
+    report["solo"] = {
+        name: None if getattr(solo, name) is None else round(getattr(solo, name), 2)
+        for name in ("chart_s", "change_s", "train_s")
+    }
+    report["solo"]["server_cpu_s"] = {k: round(v, 2) for k, v in solo.server_cpu_s.items()}
+    report["errors"] = [f"session {s.index}: {s.error}" for s in sessions if not s.ok]
+    report["checks"] = {
+        "all sessions succeeded": report["failed"] == TARGETS["failed"],
+        "p95 time to a chart < 10 s": (report["p95_chart_s"] or 1e9) < TARGETS["p95_chart_s"],
+        "peak server RSS < 1.5 GB": report["peak_rss_mb"] < TARGETS["peak_rss_mb"],
+        "no session saw another's state": report["distinct_results"] and not report["failed"],
+    }
+    return report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.load.loadtest", description=__doc__)
+    parser.add_argument("--sessions", type=int, default=20, help="concurrent sessions (1..100)")
+    parser.add_argument("--steps", type=int, default=50, help="training steps a session runs")
+    parser.add_argument("--timeout", type=float, default=120, help="seconds allowed per wait")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads in the server")
+    parser.add_argument("--cold", action="store_true", help="only open / before the sessions")
+    parser.add_argument("--ramp", type=float, default=0.0, help="spread arrivals over seconds")
+    parser.add_argument(
+        "--shared-context", action="store_true", help="all sessions as tabs of one context"
+    )
+    args = parser.parse_args()
+    args.sessions = min(max(args.sessions, 1), 100)
+    reason = browser_missing()
+    if reason:
+        print(f"load test cannot run: {reason}")
+        return 2
+    usage, stop = {"server": Usage(), "browser": Usage(), "machine": []}, threading.Event()
+    threads = {"LLE_TORCH_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads)}
+    with running_app(ARTIFACTS / "loadtest-server.log", env=threads) as (base, proc):
+        args.server_pid = proc.pid
+        sampler = threading.Thread(target=sample, args=(proc.pid, usage, stop), daemon=True)
+        sampler.start()
+        t0 = time.perf_counter()
+        try:
+            sessions = asyncio.run(drive(base, args))
+        finally:
+            stop.set()
+            sampler.join(timeout=5)
+        report = summarize(sessions, usage, args, time.perf_counter() - t0)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "loadtest.json").write_text(json.dumps(report, indent=1))
+    print(json.dumps({k: v for k, v in report.items() if k != "checks"}, indent=1))
+    for check, passed in report["checks"].items():
+        print(f"{'PASS' if passed else 'FAIL'}  {check}")
+    return 0 if all(report["checks"].values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
