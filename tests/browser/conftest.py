@@ -10,10 +10,10 @@ import re
 import pytest
 
 from tests.browser.harness import (
+    ACTIVITY_JS,
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    RUN_COUNTER_JS,
     browser_missing,
     running_app,
 )
@@ -63,7 +63,7 @@ def page(browser, request):
     """A fresh browser context and page; on failure its last state is saved as a screenshot."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     context.set_default_timeout(30_000)
-    context.add_init_script(RUN_COUNTER_JS)
+    context.add_init_script(ACTIVITY_JS)
     tab = context.new_page()
     yield tab
     report = getattr(request.node, "report_call", None)

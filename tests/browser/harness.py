@@ -27,30 +27,19 @@ CHART = "[data-testid='stPlotlyChart'] .js-plotly-plot"
 EXCEPTION = "[data-testid='stException']"
 ERROR = "[data-testid='stAlertContentError']"
 
-# Installed before any page script: counts finished script runs (running -> notRunning), so a
-# wait can tell "finished the run I caused" from "has not started yet" (both read notRunning),
-# and notes the time of the last change to the page's elements (they render after the run ends).
-RUN_COUNTER_JS = """(() => {
-  window.__lleRuns = 0;
+# Installed before any page script: notes the time of the last change to the page's elements.
+# They render in batches after a script run ends, so "idle" needs a quiet spell as well.
+ACTIVITY_JS = """(() => {
   window.__lleLastChange = performance.now();
-  let running = false;
-  new MutationObserver((changes) => {
-    for (const change of changes) {
-      const state = change.target.getAttribute("data-test-script-state");
-      if (state === "running") running = true;
-      else if (running && state === "notRunning") { running = false; window.__lleRuns += 1; }
-    }
-  }).observe(document, {subtree: true, attributeFilter: ["data-test-script-state"]});
   new MutationObserver(() => { window.__lleLastChange = performance.now(); })
     .observe(document, {subtree: true, childList: true});
 })()"""
 
-# True once the app is connected, idle, has finished more than `n` script runs, and its elements
-# have not changed for `quiet` ms.
-SETTLED_JS = """([n, quiet]) => {
+# True once the app is connected, has finished a script run ("initial" before the first one),
+# and its elements have not changed for `quiet` ms.
+SETTLED_JS = """(quiet) => {
   const app = document.querySelector("[data-testid='stApp']");
-  return !!app && window.__lleRuns > n
-    && app.getAttribute("data-test-script-state") === "notRunning"
+  return !!app && app.getAttribute("data-test-script-state") === "notRunning"
     && app.getAttribute("data-test-connection-state") === "CONNECTED"
     && performance.now() - window.__lleLastChange > quiet;
 }"""

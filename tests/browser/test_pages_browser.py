@@ -67,14 +67,12 @@ PAGES = [
 ]
 
 
-def runs(page) -> int:
-    """Script runs finished since the page was loaded (counted by RUN_COUNTER_JS)."""
-    return page.evaluate("() => window.__lleRuns")
+def settle(page) -> None:
+    """Wait until a script run has finished and the page has stopped changing.
 
-
-def settle(page, after: int = 0) -> None:
-    """Wait until more than `after` script runs have finished and the page has stopped changing."""
-    page.wait_for_function(SETTLED_JS, arg=[after, QUIET_MS], timeout=WAIT_MS)
+    Callers first wait for the effect they caused (a chart's data changed): a run that has just
+    been asked for still reads "notRunning" until it starts."""
+    page.wait_for_function(SETTLED_JS, arg=QUIET_MS, timeout=WAIT_MS)
 
 
 def figures(page) -> list[dict]:
@@ -172,15 +170,15 @@ def test_page(page, app_url, case):
     name = f"{[c.path for c in PAGES].index(case.path):02d}-{case.path}"
     screenshot(page, name)
     for widget in case.changes:
-        before, done = [f["hash"] for f in figures(page)], runs(page)
+        before = [f["hash"] for f in figures(page)]
         operate(page, widget)
         js = f"before => ({FIGURES_JS})().some((f, i) => f.drawn && f.hash !== before[i])"
         page.wait_for_function(js, arg=before, timeout=WAIT_MS)
-        settle(page, done)
+        settle(page)
         assert_clean(page, f"after changing {widget.name!r}")
     if case.train:
         start, stop = case.train
-        before, done = curve_points(page, case.curve), runs(page)
+        before = curve_points(page, case.curve)
         page.get_by_role("button", name=start, exact=True).click()
         js = f"""([re, n]) => ({FIGURES_JS})()
             .filter(f => new RegExp(re, "i").test(f.title))
@@ -188,13 +186,15 @@ def test_page(page, app_url, case):
         page.wait_for_function(js, arg=[case.curve, before], timeout=WAIT_MS)
         halt = page.get_by_role("button", name=stop, exact=True)
         if halt.is_enabled():  # still running: Stop must stop it
-            done = runs(page)
             halt.click()
-            settle(page, done)
+            halt.and_(page.locator(":disabled")).wait_for(
+                timeout=WAIT_MS
+            )  # the Stop run has drawn the page
+            settle(page)
             grown = curve_points(page, case.curve)
             page.wait_for_timeout(1000)  # a stopped run adds no points in the next second
             assert curve_points(page, case.curve) == grown, "the curve grew after Stop"
-        settle(page, done)
+        settle(page)
         assert curve_points(page, case.curve) > before + 1
         assert_clean(page, "after a training run")
     if case.changes or case.train:
