@@ -197,7 +197,8 @@ class BatchedLoss:
 
     def _close(self, a: Tensor, b: Tensor) -> bool:
         tol = 1e-10 if self.dtype == torch.float64 else 1e-4
-        return bool(torch.allclose(a, b, rtol=tol, atol=tol * float(b.abs().max().nan_to_num())))
+        atol = tol * float(b.abs().nan_to_num(0.0, 0.0, 0.0).max())
+        return bool(torch.allclose(a, b, rtol=tol, atol=atol, equal_nan=True))
 
     def __call__(self, theta: Tensor) -> Tensor:
         if self.broadcast is None:
@@ -205,10 +206,20 @@ class BatchedLoss:
         out = self.outputs(theta)
         if self.broadcast:
             return self.obj.of_output(out, "none").mean(-1)
-        return vmap(self.obj.of_output)(out)
+        try:
+            return vmap(self.obj.of_output)(out)
+        except RuntimeError as err:
+            raise ValueError(
+                "this loss neither broadcasts over a leading grid dimension (reduction='none') "
+                f"nor runs under torch.func.vmap, so it cannot be batched: {err}"
+            ) from err
 
-    def chunk_size(self, budget_mib: float, total: int) -> int:
-        """Grid points a chunk: under the memory budget, and cache-sized on CPU."""
+    def chunk_size(self, budget_mib: float, total: int, chunk: int | None = None) -> int:
+        """Grid points a chunk: `chunk` if given, else under the memory budget and cache-sized."""
+        if chunk is not None:
+            if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+                raise ValueError(f"chunk must be a positive integer or None, got {chunk!r}")
+            return chunk
         n, itemsize = self.obj.x.shape[0], self.obj.x.element_size()
         acts = n * self.width
         per_point = itemsize * (acts * (2 * self.layers + 4) + 3 * self.n_params)
@@ -237,7 +248,7 @@ def plane_losses(
     f = BatchedLoss(model, obj, device)
     centre, dirs, coeffs = f.cast(centre), f.cast(dirs), f.cast(coeffs)
     f.probe(torch.addmm(centre, coeffs[[0, -1]], dirs))
-    size = chunk or f.chunk_size(budget_mib, len(coeffs))
+    size = f.chunk_size(budget_mib, len(coeffs), chunk)
     values, grads = [], []
     for c in coeffs.split(size):
         c = c.detach().requires_grad_(grad)
@@ -269,6 +280,6 @@ def losses_at(
     f = BatchedLoss(model, obj, device)
     thetas = f.cast(thetas)
     f.probe(thetas[[0, -1]])
-    size = chunk or f.chunk_size(budget_mib, len(thetas))
+    size = f.chunk_size(budget_mib, len(thetas), chunk)
     with torch.no_grad():
         return torch.cat([f(t) for t in thetas.split(size)])

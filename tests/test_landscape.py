@@ -204,6 +204,17 @@ def test_chunk_size_respects_the_memory_budget(moons_case):
     assert f.chunk_size(budget_mib=1, total=10**6) == 2**20 // per_point
     assert f.chunk_size(budget_mib=1e-9, total=10) == 1
     assert f.chunk_size(budget_mib=256, total=3) == 3
+    with pytest.raises(ValueError, match="chunk must be a positive integer"):
+        loss_surface(model, obj, SurfaceConfig(steps=5), chunk=0)
+
+
+def test_a_loss_that_cannot_be_batched_is_named(moons_case):
+    model, obj = moons_case
+    scalar = lambda p, t, reduction="mean": torch.tensor(float(p.sum()))  # .item-style escape
+    with pytest.raises(ValueError, match="cannot be batched"):
+        loss_surface(
+            model, Objective(x=obj.x, target=obj.target, fn=scalar), SurfaceConfig(steps=5)
+        )
 
 
 # --- directions --------------------------------------------------------------------------
