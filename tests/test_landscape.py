@@ -118,18 +118,6 @@ def test_random_plane_equals_per_point_loop(moons_case, activation):
     np.testing.assert_allclose(surface.values, loop.numpy(), **TIGHT)
 
 
-def test_gradient_field_equals_central_differences(moons_case):
-    model, obj = moons_case
-    surface = loss_surface(model, obj, SurfaceConfig(steps=5, span=0.5, seed=2))
-    h, (d1, d2) = 1e-5, surface.directions
-    thetas = grid_thetas(surface)
-    for d, field in ((d1, surface.grad_alpha), (d2, surface.grad_beta)):
-        fd = (loop_losses(model, obj, thetas + h * d) - loop_losses(model, obj, thetas - h * d)) / (
-            2 * h
-        )
-        np.testing.assert_allclose(field.ravel(), fd.numpy(), **FD)
-
-
 class Residual(nn.Module):
     """Not a Linear/activation chain: exercises the vmap(functional_call) path."""
 
@@ -149,6 +137,21 @@ def test_vmap_fallback_equals_per_point_loop(moons_case):
     assert BatchedLoss(model, obj).forward.__name__ == "_vmap_forward"
     loop = loop_losses(model, obj, grid_thetas(surface)).reshape(6, 6)
     np.testing.assert_allclose(surface.values, loop.numpy(), **TIGHT)
+
+
+@pytest.mark.parametrize("net", ["mlp", "residual"])
+def test_gradient_field_equals_central_differences(moons_case, net):
+    model, obj = moons_case
+    model = model if net == "mlp" else _reseed(Residual().double(), 4)
+    surface = loss_surface(model, obj, SurfaceConfig(steps=5, span=0.5, seed=2))
+    h, (d1, d2) = 1e-5, surface.directions
+    thetas = grid_thetas(surface)
+    for d, field in ((d1, surface.grad_alpha), (d2, surface.grad_beta)):
+        plus, minus = (
+            loop_losses(model, obj, thetas + h * d),
+            loop_losses(model, obj, thetas - h * d),
+        )
+        np.testing.assert_allclose(field.ravel(), ((plus - minus) / (2 * h)).numpy(), **FD)
 
 
 def test_float32_fast_path_matches_the_model_forward():
