@@ -84,18 +84,24 @@ class Usage:
     peak_rss_mb: float = 0.0
     peak_cpu_pct: float = 0.0
     cpu_samples: list = field(default_factory=list)
-    last: dict = field(default_factory=dict)  # pid -> (process, cpu seconds at the last sample)
+    last: dict = field(default_factory=dict)  # pid -> cpu seconds at the last sample
 
-    def add(self, procs: list, dt: float) -> None:
+    def add(self, procs: list, dt: float | None, since: float) -> None:
+        """One sample of `procs`; dt: seconds since the last sample (None at the first), taken
+        at wall time `since`; a process born after it counts all its CPU time."""
         rss, cpu, seen = 0, 0.0, {}
         for p in procs:
             try:
                 t = sum(p.cpu_times()[:2])
                 rss += p.memory_info().rss
-            except psutil.Error:
+                born = p.create_time()
+            except psutil.Error:  # gone, or unreadable this time: keep its last reading
+                if p.pid in self.last:
+                    seen[p.pid] = self.last[p.pid]
                 continue
-            cpu += t - self.last.get(p.pid, (p, t if dt is None else 0.0))[1]
-            seen[p.pid] = (p, t)
+            new = dt is not None and born >= since
+            cpu += t - self.last.get(p.pid, 0.0 if new else t)
+            seen[p.pid] = t
         self.last = seen
         self.peak_rss_mb = max(self.peak_rss_mb, rss / 2**20)
         if dt:
@@ -119,16 +125,16 @@ def sample(pid: int, usage: dict, stop: threading.Event) -> None:
     """Sample the server (pid and children), the browser (our other children) and the machine."""
     server, me = psutil.Process(pid), psutil.Process()
     psutil.cpu_percent()
-    last_t = None
+    last_t, last_wall = None, time.time()
     while not stop.wait(usage["server"].period):
-        now = time.monotonic()
+        now, wall = time.monotonic(), time.time()
         dt = None if last_t is None else now - last_t
         ours = tree(server)
         skip = {p.pid for p in ours} | {me.pid}
-        usage["server"].add(ours, dt)
-        usage["browser"].add([p for p in tree(me) if p.pid not in skip], dt)
+        usage["server"].add(ours, dt, last_wall)
+        usage["browser"].add([p for p in tree(me) if p.pid not in skip], dt, last_wall)
         usage["machine"].append(psutil.cpu_percent())
-        last_t = now
+        last_t, last_wall = now, wall
 
 
 async def settled(page, timeout_ms: float) -> None:
@@ -275,6 +281,7 @@ def summarize(sessions: list[Session], usage: dict, args, wall_s: float) -> dict
         "torch_threads": args.threads,
         "ramp_s": args.ramp,
         "shared_context": args.shared_context,
+        "client_nice": args.client_nice,
     }
     for name in ("chart_s", "connect_s", "run_s", "change_s", "train_s"):
         values = [getattr(s, name) for s in ok if getattr(s, name) is not None]
@@ -306,6 +313,13 @@ def main() -> int:
     parser.add_argument("--cold", action="store_true", help="only open / before the sessions")
     parser.add_argument("--ramp", type=float, default=0.0, help="spread arrivals over seconds")
     parser.add_argument(
+        "--client-nice",
+        type=int,
+        default=0,
+        help="niceness of the browser side (the server keeps 0): 10 models visitors on their "
+        "own machines, the server with the CPU to itself",
+    )
+    parser.add_argument(
         "--shared-context", action="store_true", help="all sessions as tabs of one context"
     )
     args = parser.parse_args()
@@ -318,6 +332,7 @@ def main() -> int:
     threads = {"LLE_TORCH_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads)}
     with running_app(ARTIFACTS / "loadtest-server.log", env=threads) as (base, proc):
         args.server_pid = proc.pid
+        os.nice(args.client_nice)  # this process and the Chromium it starts; not the server
         sampler = threading.Thread(target=sample, args=(proc.pid, usage, stop), daemon=True)
         sampler.start()
         t0 = time.perf_counter()
