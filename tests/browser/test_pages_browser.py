@@ -213,3 +213,29 @@ def test_deep_link_on_a_fresh_server(page):
         assert page.get_by_role("spinbutton", name="Random seed").count() == 1, nav
         assert len(nav) == len(PAGES), nav
         assert page.get_by_role("heading", name="Lessons").count() == 1
+
+
+HOSTILE = [  # (page, query, widget role, widget label, largest value the page may show)
+    ("training", "steps=1000000000&n=99999999&lr=1e308", "spinbutton", "steps", 5000),
+    ("landscape", "steps=100001&train_steps=99999&span=1e300", "slider", "Resolution", 101),
+    ("gradient_lab", "loss=custom&expr=" + "r*" * 3000 + "r", None, None, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "role", "label", "most"), HOSTILE, ids=lambda v: str(v)[:12]
+)
+def test_crafted_url_is_bounded(page, app_url, path, query, role, label, most):
+    """A link with absurd settings opens clean, with the values clamped: no unbounded work."""
+    shown = open_page(page, app_url, Case(path, 0, query=query))
+    settle(page)
+    assert_clean(page, f"on /{path}?{query[:60]}")
+    assert all(f["drawn"] for f in shown), shown
+    if role == "spinbutton":
+        value = page.get_by_role(role, name=label, exact=True).input_value()
+    elif role == "slider":
+        box = page.locator("[data-testid='stSlider']").filter(has=page.get_by_text(label))
+        value = box.get_by_role("slider").first.input_value()
+    else:
+        return
+    assert float(value) <= most, f"{label} shows {value}"
