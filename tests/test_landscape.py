@@ -26,6 +26,7 @@ from explorer.landscape import (
 )
 from explorer.losses import LOSSES, get_loss
 from explorer.models import flat_params, make_model
+from explorer.train import available_devices
 
 TIGHT = dict(rtol=1e-10, atol=1e-12)  # float64 batched vs per-point: same maths, other op order
 FD = dict(rtol=1e-6, atol=1e-8)  # float64 central differences, h = 1e-5
@@ -432,11 +433,11 @@ def test_bad_axes_and_names(line_case, moons_case):
         random_line(net, net_obj, span=-1)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-def test_cuda_equals_cpu(moons_case):
+@pytest.mark.parametrize("device", available_devices())  # cpu everywhere; cuda/mps where present
+def test_every_available_device_equals_the_cpu(moons_case, device):
     model, obj = moons_case
     config = SurfaceConfig(steps=7)
-    cpu, gpu = loss_surface(model, obj, config), loss_surface(model, obj, config, device="cuda")
+    cpu, gpu = loss_surface(model, obj, config), loss_surface(model, obj, config, device=device)
     np.testing.assert_allclose(gpu.values, cpu.values, **TIGHT)
     np.testing.assert_allclose(gpu.grad_alpha, cpu.grad_alpha, **TIGHT)
 
