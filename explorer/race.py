@@ -114,12 +114,23 @@ class Race:
         for run in self.runs.values():
             run.stride = max(1, math.ceil(kept / THETA_BUDGET))
 
-    def advance(self, budget_s: float | None = None, max_rounds: int | None = None) -> bool:
+    def advance(
+        self,
+        budget_s: float | None = None,
+        max_rounds: int | None = None,
+        clock=time.thread_time,
+        wall_cap: float = 10.0,
+    ) -> bool:
         """Step every unfinished run, round after round, until done, budget_s or max_rounds.
 
-        At least one round is taken. Returns True while some run is still unfinished.
+        The budget is CPU time of the calling thread (`clock`), not wall time: on a server
+        shared by many sessions a wall-time budget buys a few steps a redraw, so training slows
+        to a crawl while the redraws (a fixed cost per tick) take the CPU. A CPU budget buys
+        the same steps however busy the server is. Wall time is still capped at `wall_cap` x
+        budget, for work the clock does not see (other threads, a GPU). At least one round is
+        taken. Returns True while some run is still unfinished.
         """
-        start, rounds = time.perf_counter(), 0
+        start, wall, rounds = clock(), time.perf_counter(), 0
         while not self.done:
             for run in self.runs.values():
                 if not run.done:
@@ -127,7 +138,9 @@ class Race:
             rounds += 1
             if max_rounds is not None and rounds >= max_rounds:
                 break
-            if budget_s is not None and time.perf_counter() - start >= budget_s:
+            if budget_s is not None and (
+                clock() - start >= budget_s or time.perf_counter() - wall >= wall_cap * budget_s
+            ):
                 break
         return not self.done
 

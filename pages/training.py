@@ -5,9 +5,15 @@ Session state this page owns (per session: live generators are never cached or s
   "train.running"  True from Start until the race ends or Stop is pressed
   "last_run"       {"config": TrainConfig, "records": list[StepRecord]} of the main (first) run,
                    written when a run finishes or is stopped; the Landscape page only reads it.
-Live update: the charts sit in a fragment that reruns every `redraw` seconds while a race runs;
-each tick trains for about half that time, then redraws only the fragment.
+Live update: while a race runs, the script run itself loops (the server pushes each redraw):
+train for about half of `redraw` (CPU time), redraw the live area in place, sleep the rest. A
+click (Stop, or any widget) ends that script run at its next redraw; the new run carries on
+from the race in session state. No browser timer drives it, so a slow or crowded server only
+slows the redraws: with a timer-driven fragment, ticks that outpace the server pile up, and a
+full rerun asked for from inside such a tick was seen to get lost (the load test found it).
 """
+
+import time
 
 import streamlit as st
 
@@ -46,36 +52,51 @@ def to_end(configs) -> None:
     publish(st.session_state[RACE])
 
 
-def live(every: float):
-    """Advance the race by one chunk (while running) and draw progress and charts."""
-    race, running = st.session_state[RACE], st.session_state.get(RUNNING, False)
-    if running:
-        race.advance(budget_s=WORK * every)
-    if running and race.done:
-        publish(race)
-        st.rerun()  # a full rerun stops the timer and shows the table and downloads
+def draw(race: Race, state: str, name: str, tick: int | None):
+    """Progress, early stops, loss curves, the fit of run `name`, its parameter path.
+
+    Live redraws (tick: their number) key their charts by tick, as one script run draws many;
+    the settled view uses the plain keys. Returns the loss figure (None before step 1).
+    """
+    key = (lambda k: k) if tick is None else (lambda k: f"{k}.live{tick}")
     steps = max(cfg.steps for cfg in race.configs.values())
-    state = "running" if running else "done" if race.done else "stopped" if race.step else "ready"
     st.progress(race.progress, text=f"step {race.step} of {steps} · {state}")
-    for name, run in race.runs.items():
+    for label, run in race.runs.items():
         if run.stop:
-            st.warning(f"**{name}** stopped early: {run.stop}")
+            st.warning(f"**{label}** stopped early: {run.stop}")
     left, right = st.columns(2)
     curves = None
     if race.step == 0:
         left.info("Press **Start**: loss and gradient-norm curves grow here as the model trains.")
     else:
         curves = plots.training_curves(race.histories(), title="Loss and gradient norm")
-        left.plotly_chart(curves, key="curves")
-    names = list(race.runs)
-    name = right.radio("fit of", names, key="fit_run", horizontal=True) if names[1:] else names[0]
+        left.plotly_chart(curves, key=key("curves"))
     run = race.runs[name]
     fit = plots.fit_plot(**race.fit(name), title=f"Fit of {name} at step {run.records[-1].step}")
-    right.plotly_chart(fit, key="fit")
+    right.plotly_chart(fit, key=key("fit"))
     steps_kept, theta = run.path()
     if race.step > 0:
-        st.plotly_chart(plots.param_path(theta, run.labels, steps=steps_kept), key="params")
+        st.plotly_chart(plots.param_path(theta, run.labels, steps=steps_kept), key=key("params"))
     return curves
+
+
+def live(race: Race, running: bool, every: float):
+    """Draw the race; while it runs, advance and redraw in place until it ends."""
+    names = list(race.runs)
+    name = st.radio("fit of", names, key="fit_run", horizontal=True) if names[1:] else names[0]
+    area, tick = st.empty(), 0
+    while running:
+        race.advance(budget_s=WORK * every)
+        if race.done:
+            publish(race)
+            st.rerun()  # a plain run shows the finished race, its table and downloads
+        with area.container():
+            draw(race, "running", name, tick)
+        tick += 1
+        time.sleep((1 - WORK) * every)
+    state = "done" if race.done else "stopped" if race.step else "ready"
+    with area.container():
+        return draw(race, state, name, None)
 
 
 st.title("Training")
@@ -101,7 +122,7 @@ every = cols[3].select_slider("redraw every (seconds)", REDRAWS, 0.3, key="every
 fell_back = device.type == "cpu" and choice != "cpu"
 (cols[4].info if fell_back else cols[4].caption)(f"Training on **{device}**. {note}")
 
-curves = st.fragment(live, run_every=every if running else None)(every)
+curves = live(race, running, every)
 
 if not running and race.step > 0:
     st.subheader("History")

@@ -57,6 +57,20 @@ def test_advance_counts_rounds_and_progress_reaches_one():
     assert not race.advance() and race.done and race.progress == 1.0
 
 
+def test_budget_is_spent_on_the_given_clock_not_the_wall():
+    """A server busy with other sessions must still buy the same steps per redraw."""
+    ticks = iter(range(1000))
+    race = Race(race_configs(BASE, ["adam"]))
+    race.advance(budget_s=3.0, clock=lambda: float(next(ticks)))  # read once, then per round
+    assert race.step == 2  # rounds end at clock 1, 2, 3: three rounds, steps 0..2
+
+
+def test_wall_cap_stops_a_budget_the_clock_never_sees_spent():
+    race = Race(race_configs(BASE, ["adam"]))
+    race.advance(budget_s=1e-4, clock=lambda: 0.0, wall_cap=1.0)  # stops after 0.1 ms of wall
+    assert 0 <= race.step < 30 and not race.done
+
+
 def test_a_diverging_run_stops_with_its_reason_while_others_finish():
     configs = race_configs(BASE, ["adagrad"])
     configs["sgd · mse"] = TrainConfig(**{**vars(BASE), "lr": 10.0})

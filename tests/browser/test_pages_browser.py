@@ -185,15 +185,14 @@ def test_page(page, app_url, case):
             .some(f => Math.max(0, ...f.points) > n + 1)"""
         page.wait_for_function(js, arg=[case.curve, before], timeout=WAIT_MS)
         halt = page.get_by_role("button", name=stop, exact=True)
-        if halt.is_enabled():  # still running: Stop must stop it
-            halt.click()
-            halt.and_(page.locator(":disabled")).wait_for(
-                timeout=WAIT_MS
-            )  # the Stop run has drawn the page
-            settle(page)
-            grown = curve_points(page, case.curve)
-            page.wait_for_timeout(1000)  # a stopped run adds no points in the next second
-            assert curve_points(page, case.curve) == grown, "the curve grew after Stop"
+        assert halt.is_enabled(), "the run ended before Stop could stop it: train longer"
+        halt.click()
+        halt.and_(page.locator(":disabled")).wait_for(timeout=WAIT_MS)  # the Stop run drew
+        settle(page)
+        grown = curve_points(page, case.curve)
+        page.wait_for_timeout(1000)  # a stopped run adds no points in the next second
+        assert curve_points(page, case.curve) == grown, "the curve grew after Stop"
+        assert "stopped" in page.locator("[data-testid='stProgress']").inner_text()
         settle(page)
         assert curve_points(page, case.curve) > before + 1
         assert_clean(page, "after a training run")

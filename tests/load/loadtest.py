@@ -1,18 +1,25 @@
-"""Load test: N concurrent browser sessions against one app server on loopback.
+"""Load test: N concurrent sessions against one app server on loopback.
 
-    python -m tests.load.loadtest --sessions 20
+    python -m tests.load.loadtest --sessions 20 --browsers 4
 
-Starts `streamlit run app.py` on a free loopback port, opens one headless Chromium with one
-context a session, and in every session at once: opens the Training page, sets the sidebar's
-seed to a value of its own (a widget change), runs a short training to its end, and checks that
-the page shows its own seed and its own result (no session sees another's state). Reports
-sessions succeeded / failed, p50 / p95 of the time to a rendered chart, and the server's peak
-RSS and CPU (server and its children, sampled with psutil). Exits 1 when a target is missed.
-Not collected by pytest (no test_ prefix); it stops by itself (every wait has a deadline).
+Starts `streamlit run app.py` on a free loopback port and, in every session at once: opens the
+Training page, sets the sidebar's seed to a value of its own (a widget change), runs a short
+training to its end, and checks that it got its own result (no session sees another's state).
+`--browsers` of the sessions are headless Chromium (one context each) and show the whole path to
+a drawn chart; the others are wire sessions (tests/load/wire.py), which send the server the very
+messages the Streamlit frontend sends but cost the client machine next to nothing. On a laptop
+or this 2-core box, twenty Chromiums beside the server measure the Chromiums; a class brings its
+own machines. `--browsers N` makes every session a browser.
+
+Reports sessions succeeded / failed, p50 / p95 of the time to a chart (drawn, for browsers;
+arrived, for wire sessions), and the server's peak RSS and CPU (server and its children, sampled
+with psutil). Exits 1 when a target is missed. Not collected by pytest (no test_ prefix); it
+stops by itself (every wait has a deadline).
 """
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import statistics
@@ -22,6 +29,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from tests.apptest import array
 from tests.browser.harness import (
     ACTIVITY_JS,
     ARTIFACTS,
@@ -32,6 +40,7 @@ from tests.browser.harness import (
     browser_missing,
     running_app,
 )
+from tests.load.wire import WireSession
 
 TARGETS = {"failed": 0, "p95_chart_s": 10.0, "peak_rss_mb": 1500.0}
 # When the websocket connected (the page's JavaScript has loaded: client work) and when the
@@ -63,14 +72,15 @@ STATE_JS = f"""() => {{
 @dataclass
 class Session:
     index: int
+    kind: str = "wire"  # "wire" (tests/load/wire.py) or "browser" (headless Chromium)
     ok: bool = False
     error: str = ""
     chart_s: float | None = None  # page opened -> first Plotly chart drawn
-    connect_s: float | None = None  # page opened -> websocket connected (JS loaded: client)
-    run_s: float | None = None  # websocket connected -> first script run ended (server)
+    connect_s: float | None = None  # browser: page opened -> websocket up (JS loaded: client)
+    run_s: float | None = None  # browser: websocket up -> first script run ended (server)
     change_s: float | None = None  # seed changed -> charts redrawn
     train_s: float | None = None  # Start pressed -> run finished
-    curve_hash: str = ""
+    curve_hash: str = ""  # of the loss curve's Plotly data
     server_cpu_s: dict = field(default_factory=dict)  # phase -> server CPU seconds (solo run)
     phase: str = "open"  # where it is (or where it failed)
     retries: int = 0  # seed changes that needed a second commit (blur after Enter)
@@ -122,7 +132,8 @@ def tree(root: psutil.Process) -> list:
 
 
 def sample(pid: int, usage: dict, stop: threading.Event) -> None:
-    """Sample the server (pid and children), the browser (our other children) and the machine."""
+    """Sample the server (pid and children), the clients (this process, which runs the wire
+    sessions, and its other children: Chromium) and the machine."""
     server, me = psutil.Process(pid), psutil.Process()
     psutil.cpu_percent()
     last_t, last_wall = None, time.time()
@@ -130,9 +141,9 @@ def sample(pid: int, usage: dict, stop: threading.Event) -> None:
         now, wall = time.monotonic(), time.time()
         dt = None if last_t is None else now - last_t
         ours = tree(server)
-        skip = {p.pid for p in ours} | {me.pid}
+        skip = {p.pid for p in ours}
         usage["server"].add(ours, dt, last_wall)
-        usage["browser"].add([p for p in tree(me) if p.pid not in skip], dt, last_wall)
+        usage["client"].add([p for p in tree(me) if p.pid not in skip], dt, last_wall)
         usage["machine"].append(psutil.cpu_percent())
         last_t, last_wall = now, wall
 
@@ -209,6 +220,49 @@ async def run_session(context, base: str, s: Session, args) -> None:
         await page.close()
 
 
+def curve_digest(spec: str) -> str:
+    """A digest of a Plotly figure's traces (its data, not its layout)."""
+    data = json.dumps(json.loads(spec)["data"], sort_keys=True)
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+async def run_wire(base: str, s: Session, args) -> None:
+    """One visitor as a wire session: the same steps and checks as run_session."""
+    seed, wait = SEED_BASE + s.index, args.timeout
+    await asyncio.sleep(max(s.index, 0) * args.ramp / args.sessions)
+    try:
+        async with WireSession(base) as w:
+            t0, cpu0 = time.perf_counter(), server_cpu(args.server_pid)
+            await w.open("training", f"steps={args.steps}")
+            await w.wait(lambda w: w.charts, wait)
+            s.chart_s = w.first_chart_at - t0
+            await w.run_done(wait)
+            s.server_cpu_s["open"] = (cpu1 := server_cpu(args.server_pid)) - cpu0
+
+            s.phase, t0, before = "change seed", time.perf_counter(), dict(w.charts)
+            await w.set_number("Random seed", seed)
+            await w.run_done(wait)
+            assert w.charts["fit"] != before["fit"], "the seed change did not redraw the fit"
+            s.change_s = time.perf_counter() - t0
+            s.server_cpu_s["change"] = (cpu2 := server_cpu(args.server_pid)) - cpu1
+
+            t0, s.phase = time.perf_counter(), "train"
+            await w.click("Start")
+            done = f"step {args.steps} of {args.steps} · done"
+            await w.wait(lambda w: w.settled_progress == done, wait)  # the run after the race
+            s.train_s = time.perf_counter() - t0
+            s.server_cpu_s["train"] = server_cpu(args.server_pid) - cpu2
+
+            s.phase = "check own state"
+            assert not w.errors, f"the page showed {w.errors[0]}"
+            steps = array(json.loads(w.charts["curves"])["data"][0]["x"])
+            assert steps.max() == args.steps, f"the loss curve ends at step {steps.max():g}"
+            s.curve_hash = curve_digest(w.charts["curves"])
+            s.ok = True
+    except Exception as err:  # a failed session is a result, not a crash of the load test
+        s.error = f"{s.phase}: {type(err).__name__}: {str(err).splitlines()[0][:160]}"
+
+
 async def new_context(browser):
     context = await browser.new_context(viewport={"width": 1400, "height": 900})
     await context.add_init_script(ACTIVITY_JS)
@@ -216,38 +270,72 @@ async def new_context(browser):
     return context
 
 
-async def warm_up(browser, base: str, args) -> Session:
+async def warm_up(browser, base: str, args) -> dict[str, Session]:
     """Open / once (until app.py has run st.navigation, Streamlit 1.67 serves a deep link from
-    the pages/ folder without app.py), then one solo session unless --cold; returns that one."""
-    context = await new_context(browser)
-    page = await context.new_page()
-    await page.goto(base + "/", timeout=args.timeout * 1000)
-    await settled(page, args.timeout * 1000)
-    solo = Session(-1)
-    if not args.cold:  # the class arrives at a server whose imports and caches are warm
-        await run_session(context, base, solo, args)
-    await context.close()
-    return solo
+    the pages/ folder without app.py), then one solo session of each kind unless --cold."""
+    async with WireSession(base) as w:
+        await w.open("")
+        await w.run_done(args.timeout)
+    solos = {"wire": Session(-1), "browser": Session(-1, "browser")}
+    if args.cold:  # otherwise the class arrives at a server whose imports and caches are warm
+        return {}
+    await run_wire(base, solos["wire"], args)
+    if browser is not None:
+        context = await new_context(browser)
+        await run_session(context, base, solos["browser"], args)
+        await context.close()
+    return {kind: solo for kind, solo in solos.items() if solo.ok or solo.error}
+
+
+async def burst(browser, base: str, sessions: list[Session], args) -> None:
+    """Every session at once (or spread over --ramp seconds); browsers each in their own
+    context unless --shared-context (then tabs of one context share the HTTP and code caches)."""
+    shared = await new_context(browser) if args.shared_context and browser else None
+    jobs = []
+    for s in sessions:
+        if s.kind == "browser":
+            jobs.append(run_session(shared or await new_context(browser), base, s, args))
+        else:
+            jobs.append(run_wire(base, s, args))
+    try:
+        await asyncio.wait_for(asyncio.gather(*jobs), timeout=args.timeout * 3 + args.ramp)
+    except TimeoutError:
+        for s in sessions:
+            s.error = s.error or ("" if s.ok else "did not finish in time")
+
+
+async def replay(base: str, sessions: list[Session], args) -> bool | None:
+    """Run the first and last successful wire sessions' seeds again, alone: the loss curves
+    must come out the same as in the crowd (None when no wire session succeeded)."""
+    done = [s for s in sessions if s.ok and s.kind == "wire"]
+    if not done:
+        return None
+    same = True
+    for s in {done[0].index: done[0], done[-1].index: done[-1]}.values():
+        again = Session(s.index)
+        await run_wire(base, again, args)
+        same = same and again.ok and again.curve_hash == s.curve_hash
+    return same
 
 
 async def drive(base: str, args) -> list[Session]:
-    """Every session at once (or spread over --ramp seconds), each in its own context unless
-    --shared-context (then tabs of one context share the HTTP and compiled-code caches)."""
-    from playwright.async_api import async_playwright
+    """The warm-up, the burst of N sessions (the first --browsers of them in Chromium), the
+    replay check."""
+    sessions = [
+        Session(i, "browser" if i < args.browsers else "wire") for i in range(args.sessions)
+    ]
+    if not args.browsers:
+        args.solo = await warm_up(None, base, args)
+        await burst(None, base, sessions, args)
+    else:
+        from playwright.async_api import async_playwright
 
-    sessions = [Session(i) for i in range(args.sessions)]
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        args.solo = await warm_up(browser, base, args)
-        shared = await new_context(browser) if args.shared_context else None
-        contexts = [shared or await new_context(browser) for _ in sessions]
-        jobs = [run_session(c, base, s, args) for c, s in zip(contexts, sessions, strict=True)]
-        try:
-            await asyncio.wait_for(asyncio.gather(*jobs), timeout=args.timeout * 3 + args.ramp)
-        except TimeoutError:
-            for s in sessions:
-                s.error = s.error or ("" if s.ok else "did not finish in time")
-        await browser.close()
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            args.solo = await warm_up(browser, base, args)
+            await burst(browser, base, sessions, args)
+            await browser.close()
+    args.replayed = await replay(base, sessions, args)
     return sessions
 
 
@@ -259,21 +347,43 @@ def percentile(values: list[float], q: float) -> float | None:
     return ranked[min(len(ranked) - 1, max(0, round(q / 100 * len(ranked) + 0.5) - 1))]
 
 
+def timings(sessions: list[Session]) -> dict:
+    """p50 and p95 of each timing over the sessions that succeeded."""
+    out = {}
+    for name in ("chart_s", "connect_s", "run_s", "change_s", "train_s"):
+        values = [getattr(s, name) for s in sessions if s.ok and getattr(s, name) is not None]
+        for q in (50, 95):
+            v = percentile(values, q)
+            out[f"p{q}_{name}"] = None if v is None else round(v, 2)
+    return out
+
+
+def solo_figures(solo: Session) -> dict:
+    figures = {
+        name: None if getattr(solo, name) is None else round(getattr(solo, name), 2)
+        for name in ("chart_s", "change_s", "train_s")
+    }
+    figures["server_cpu_s"] = {k: round(v, 2) for k, v in solo.server_cpu_s.items()}
+    return figures | ({"error": solo.error} if solo.error else {})
+
+
 def summarize(sessions: list[Session], usage: dict, args, wall_s: float) -> dict:
     ok = [s for s in sessions if s.ok]
     hashes = [s.curve_hash for s in ok]
     report = {
         "sessions": len(sessions),
+        "browser_sessions": sum(s.kind == "browser" for s in sessions),
         "succeeded": len(ok),
         "failed": len(sessions) - len(ok),
         "distinct_results": len(set(hashes)) == len(hashes),
+        "same_result_alone": args.replayed,
         "seed_change_retries": sum(s.retries for s in sessions),
         "wall_s": round(wall_s, 1),
         "peak_rss_mb": round(usage["server"].peak_rss_mb),
         "peak_cpu_pct": round(usage["server"].peak_cpu_pct),
         "mean_cpu_pct": round(statistics.fmean(usage["server"].cpu_samples or [0.0])),
-        "browser_mean_cpu_pct": round(statistics.fmean(usage["browser"].cpu_samples or [0.0])),
-        "browser_peak_rss_mb": round(usage["browser"].peak_rss_mb),
+        "client_mean_cpu_pct": round(statistics.fmean(usage["client"].cpu_samples or [0.0])),
+        "client_peak_rss_mb": round(usage["client"].peak_rss_mb),
         "machine_mean_busy_pct": round(statistics.fmean(usage["machine"] or [0.0])),
         "cpus": os.cpu_count(),
         "load_avg_1m_at_end": round(os.getloadavg()[0], 1),
@@ -283,23 +393,20 @@ def summarize(sessions: list[Session], usage: dict, args, wall_s: float) -> dict
         "shared_context": args.shared_context,
         "client_nice": args.client_nice,
     }
-    for name in ("chart_s", "connect_s", "run_s", "change_s", "train_s"):
-        values = [getattr(s, name) for s in ok if getattr(s, name) is not None]
-        for q in (50, 95):
-            v = percentile(values, q)
-            report[f"p{q}_{name}"] = None if v is None else round(v, 2)
-    solo = args.solo
-    report["solo"] = {
-        name: None if getattr(solo, name) is None else round(getattr(solo, name), 2)
-        for name in ("chart_s", "change_s", "train_s")
-    }
-    report["solo"]["server_cpu_s"] = {k: round(v, 2) for k, v in solo.server_cpu_s.items()}
-    report["errors"] = [f"session {s.index}: {s.error}" for s in sessions if not s.ok]
+    report |= timings(sessions)
+    for kind in ("browser", "wire"):
+        some = [s for s in sessions if s.kind == kind]
+        if some:
+            report[kind] = {"sessions": len(some), "succeeded": sum(s.ok for s in some)}
+            report[kind] |= {k: v for k, v in timings(some).items() if v is not None}
+    report["solo"] = {kind: solo_figures(solo) for kind, solo in args.solo.items()}
+    report["errors"] = [f"session {s.index} ({s.kind}): {s.error}" for s in sessions if not s.ok]
+    own = report["distinct_results"] and not report["failed"] and args.replayed is not False
     report["checks"] = {
         "all sessions succeeded": report["failed"] == TARGETS["failed"],
         "p95 time to a chart < 10 s": (report["p95_chart_s"] or 1e9) < TARGETS["p95_chart_s"],
         "peak server RSS < 1.5 GB": report["peak_rss_mb"] < TARGETS["peak_rss_mb"],
-        "no session saw another's state": report["distinct_results"] and not report["failed"],
+        "no session saw another's state": own,
     }
     return report
 
@@ -307,6 +414,13 @@ def summarize(sessions: list[Session], usage: dict, args, wall_s: float) -> dict
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.load.loadtest", description=__doc__)
     parser.add_argument("--sessions", type=int, default=20, help="concurrent sessions (1..100)")
+    parser.add_argument(
+        "--browsers",
+        type=int,
+        default=4,
+        help="how many of the sessions are headless Chromium (the rest are wire sessions); "
+        "--browsers N for all, 0 for none (then Chromium is not needed)",
+    )
     parser.add_argument("--steps", type=int, default=50, help="training steps a session runs")
     parser.add_argument("--timeout", type=float, default=120, help="seconds allowed per wait")
     parser.add_argument("--threads", type=int, default=1, help="torch threads in the server")
@@ -324,11 +438,12 @@ def main() -> int:
     )
     args = parser.parse_args()
     args.sessions = min(max(args.sessions, 1), 100)
-    reason = browser_missing()
+    args.browsers = min(max(args.browsers, 0), args.sessions)
+    reason = browser_missing() if args.browsers else None
     if reason:
         print(f"load test cannot run: {reason}")
         return 2
-    usage, stop = {"server": Usage(), "browser": Usage(), "machine": []}, threading.Event()
+    usage, stop = {"server": Usage(), "client": Usage(), "machine": []}, threading.Event()
     threads = {"LLE_TORCH_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads)}
     with running_app(ARTIFACTS / "loadtest-server.log", env=threads) as (base, proc):
         args.server_pid = proc.pid
