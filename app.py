@@ -3,7 +3,7 @@
 import streamlit as st
 
 from explorer import train
-from pages.widgets import DEVICES, URL
+from pages.widgets import APP_RAN, DEVICES, URL
 
 PAGES = {
     "Loss Shapes": (
@@ -47,6 +47,7 @@ def home() -> None:
 
 
 train.configure_threads()
+st.session_state[APP_RAN] = True  # pages run without app.py (see follow_app_navigation) rerun
 NAV = {title: st.Page(path, title=title, icon=icon) for title, (path, icon, _) in PAGES.items()}
 st.set_page_config(
     page_title="Loss Landscape Explorer", page_icon=":material/landscape:", layout="wide"

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from explorer.findings import Finding
+from explorer.rng import global_seed
 
 FIGURE_KINDS = ("curve", "history", "bars", "table")
 
@@ -26,12 +27,13 @@ class LessonResult:
 
 
 def seeded(run: Callable[[], LessonResult]) -> Callable[[], LessonResult]:
-    """Run with the global RNG seeded to 0 and restored afterwards: same numbers every time."""
+    """Run with the global RNG seeded to 0, held by this thread, and restored afterwards: same
+    numbers every time, whatever other sessions do meanwhile (the articles' code draws from the
+    global generator and calls torch.manual_seed itself)."""
 
     @functools.wraps(run)
     def wrapper() -> LessonResult:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
+        with global_seed(0):
             return run()
 
     return wrapper

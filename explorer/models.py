@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from explorer.rng import global_seed
+
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "gelu", "step")
 STRAIGHT_THROUGH = ("off", "identity", "clipped")  # backward of the step; True means "identity"
 MAX_WIDTH, MAX_DEPTH = 256, 4
@@ -136,8 +138,7 @@ def make_model(
     if key == "line" and (in_dim != 1 or out_dim != 1):
         raise ValueError(f"model 'line' needs 1-D inputs and one output; got {in_dim} → {out_dim}")
     mode = straight_through_mode(straight_through)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
+    with global_seed(seed):  # initializers draw from torch's global generator
         if key == "line":
             return Line()
         if key == "logistic":

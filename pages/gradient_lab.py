@@ -9,11 +9,14 @@ from explorer.lab import diagnosis, graph_config, loss_graph
 from explorer.losses import LOSSES, get_loss
 from pages.widgets import (
     FORMULA_DEFAULTS,
+    follow_app_navigation,
     loss_param_sliders,
     loss_picker,
     loss_query,
     show_findings,
 )
+
+follow_app_navigation()
 
 
 @st.cache_data(max_entries=128, show_spinner=False)

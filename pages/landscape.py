@@ -13,10 +13,13 @@ from pages.widgets import (
     CUSTOM,
     FORMULA_DEFAULTS,
     URL,
+    follow_app_navigation,
     loss_param_sliders,
     loss_picker,
     sidebar_settings,
 )
+
+follow_app_navigation()
 
 
 @st.cache_data(max_entries=32, show_spinner="Computing the surface…")

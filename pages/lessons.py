@@ -5,7 +5,9 @@ import streamlit as st
 
 from explorer import plots
 from explorer.lessons import LESSONS, get_lesson, run_lesson
-from pages.widgets import URL, show_findings
+from pages.widgets import URL, follow_app_navigation, show_findings
+
+follow_app_navigation()
 
 
 @st.cache_data(max_entries=32, show_spinner="Running the buggy and the fixed code…")

@@ -6,7 +6,9 @@ from explorer import plots
 from explorer.gradients import curve_table, loss_curve
 from explorer.losses import LOSSES, get_loss
 from explorer.thresholds import PAIRS, soft_vs_hard
-from pages.widgets import URL, loss_param_sliders
+from pages.widgets import URL, follow_app_navigation, loss_param_sliders
+
+follow_app_navigation()
 
 AXIS_LABELS = {
     "residual": "residual r = ŷ − y",

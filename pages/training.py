@@ -21,7 +21,9 @@ from explorer import plots
 from explorer.race import Race
 from explorer.train import select_device
 from pages.train_widgets import settings
-from pages.widgets import sidebar_settings
+from pages.widgets import follow_app_navigation, sidebar_settings
+
+follow_app_navigation()
 
 RACE, RUNNING, LAST = "train.race", "train.running", "last_run"
 REDRAWS = (0.2, 0.3, 0.5, 1.0, 2.0)  # seconds between live redraws

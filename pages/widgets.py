@@ -9,15 +9,26 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from explorer.losses import get_loss
 
-if PagesManager.uses_pages_directory:
-    # A page URL opened before app.py ever ran on this server: Streamlit then takes pages/ for
-    # an old-style pages folder and runs the page without app.py (no sidebar, every file
-    # listed). Hand over to app.py's st.navigation, which keeps the requested page and query.
-    PagesManager.uses_pages_directory = False
-    st.rerun()
-
 URL = "query-params"
 DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+APP_RAN = "app.ran"  # app.py sets it in every run it makes; pages check for it
+
+
+def follow_app_navigation() -> None:
+    """Every page calls this first. A page URL opened before app.py ever ran on this server is
+    run by Streamlit as an old-style pages/ file, without app.py (no sidebar, every file
+    listed): hand over to app.py's st.navigation, which keeps the requested page and query.
+
+    The test is per session (app.py has run in it), not only Streamlit's global flag: when a
+    class opens one link at once, another session may clear the flag while this run is
+    already under way without app.py. A function, not module code: a rerun raised while a
+    module imports leaves it half-made, and sessions importing it meanwhile fail.
+    """
+    if PagesManager.uses_pages_directory or not st.session_state.get(APP_RAN):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def sidebar_settings() -> tuple[str, int]:
