@@ -13,7 +13,10 @@ from explorer.findings import Finding
 from explorer.lesson_quotes import QUOTES, SEED_FILES
 from explorer.lessons import FIGURE_KINDS, LESSONS, LessonResult, get_lesson, run_lesson
 
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"  # beside the repo, when present
+# The four seed articles, kept with the tests so the quote check runs in any clone; the copies
+# must match ../shared/seeds wherever that is beside the checkout.
+SEEDS = Path(__file__).resolve().parent / "data" / "seeds"
+SHARED_SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
 # lesson -> (the doctor's finding, a piece of the real outcome of the buggy code)
 EXPECTED = {
@@ -93,7 +96,13 @@ def test_lesson_texts(lesson):
         assert name in lesson.seed_code and hasattr(seed_bugs, name)
 
 
-@pytest.mark.skipif(not SEEDS.is_dir(), reason="the seed articles are not beside this checkout")
+def test_the_kept_seed_articles_are_the_shared_ones():
+    kept = {p.name: p.read_text() for p in SEEDS.glob("*.txt")}
+    assert sorted(kept) == sorted(SEED_FILES.values())
+    if SHARED_SEEDS.is_dir():  # beside the checkout on the development machine
+        assert kept == {p.name: p.read_text() for p in SHARED_SEEDS.glob("*.txt")}
+
+
 @pytest.mark.parametrize("key", list(QUOTES))
 def test_quotes_are_verbatim_from_the_seed(key):
     seed_id, pieces = QUOTES[key]
