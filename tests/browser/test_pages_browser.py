@@ -179,12 +179,13 @@ def test_page(page, app_url, case):
     if case.train:
         start, stop = case.train
         before = curve_points(page, case.curve)
-        page.get_by_role("button", name=start, exact=True).click()
+        main = page.get_by_test_id("stMainBlockContainer")  # the header has its own "Stop"
+        main.get_by_role("button", name=start, exact=True).click()
         js = f"""([re, n]) => ({FIGURES_JS})()
             .filter(f => new RegExp(re, "i").test(f.title))
             .some(f => Math.max(0, ...f.points) > n + 1)"""
         page.wait_for_function(js, arg=[case.curve, before], timeout=WAIT_MS)
-        halt = page.get_by_role("button", name=stop, exact=True)
+        halt = main.get_by_role("button", name=stop, exact=True)
         assert halt.is_enabled(), "the run ended before Stop could stop it: train longer"
         halt.click()
         halt.and_(page.locator(":disabled")).wait_for(timeout=WAIT_MS)  # the Stop run drew

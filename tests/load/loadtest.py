@@ -194,7 +194,8 @@ async def run_session(context, base: str, s: Session, args) -> None:
         s.server_cpu_s["change"] = (cpu2 := server_cpu(args.server_pid)) - cpu1
 
         t0, s.phase = time.perf_counter(), "train"
-        await page.get_by_role("button", name="Start", exact=True).click()
+        main = page.get_by_test_id("stMainBlockContainer")  # the header has a "Stop" of its own
+        await main.get_by_role("button", name="Start", exact=True).click()
         done = f"() => /step {args.steps} of {args.steps} · done/.test("
         done += f"document.querySelector(\"{PROGRESS}\")?.innerText ?? '')"
         await page.wait_for_function(done, timeout=wait)
