@@ -5,6 +5,7 @@ runs are `explorer.train.train` generators, so nothing here draws or sleeps.
 """
 
 import math
+import threading
 import time
 from dataclasses import dataclass, field, replace
 
@@ -113,6 +114,7 @@ class Race:
         kept = sum(size * (cfg.steps + 1) for cfg in self.configs.values())
         for run in self.runs.values():
             run.stride = max(1, math.ceil(kept / THETA_BUDGET))
+        self._lock = threading.Lock()  # one advance at a time: runs are generators
 
     def advance(
         self,
@@ -128,8 +130,13 @@ class Race:
         to a crawl while the redraws (a fixed cost per tick) take the CPU. A CPU budget buys
         the same steps however busy the server is. Wall time is still capped at `wall_cap` x
         budget, for work the clock does not see (other threads, a GPU). At least one round is
-        taken. Returns True while some run is still unfinished.
+        taken. Returns True while some run is still unfinished. Calls from several threads
+        (an old script run still finishing its tick beside a new one) take turns.
         """
+        with self._lock:
+            return self._advance(budget_s, max_rounds, clock, wall_cap)
+
+    def _advance(self, budget_s, max_rounds, clock, wall_cap) -> bool:
         start, wall, rounds = clock(), time.perf_counter(), 0
         while not self.done:
             for run in self.runs.values():

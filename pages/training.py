@@ -5,6 +5,8 @@ Session state this page owns (per session: live generators are never cached or s
   "train.running"  True from Start until the race ends or Stop is pressed
   "last_run"       {"config": TrainConfig, "records": list[StepRecord]} of the main (first) run,
                    written when a run finishes or is stopped; the Landscape page only reads it.
+  "train.loop"     a token of the script run drawing the race: an older run still sleeping
+                   between redraws sees a newer token and ends instead of training on.
 Live update: while a race runs, the script run itself loops (the server pushes each redraw):
 train for about half of `redraw` (CPU time), redraw the live area in place, sleep the rest. A
 click (Stop, or any widget) ends that script run at its next redraw; the new run carries on
@@ -25,7 +27,7 @@ from pages.widgets import follow_app_navigation, sidebar_settings
 
 follow_app_navigation()
 
-RACE, RUNNING, LAST = "train.race", "train.running", "last_run"
+RACE, RUNNING, LAST, LOOP = "train.race", "train.running", "last_run", "train.loop"
 REDRAWS = (0.2, 0.3, 0.5, 1.0, 2.0)  # seconds between live redraws
 WORK = 0.5  # share of each redraw interval spent training
 
@@ -87,6 +89,7 @@ def live(race: Race, running: bool, every: float):
     names = list(race.runs)
     name = st.radio("fit of", names, key="fit_run", horizontal=True) if names[1:] else names[0]
     area, tick = st.empty(), 0
+    st.session_state[LOOP] = token = object()  # a later run takes over: this loop then ends
     while running:
         race.advance(budget_s=WORK * every)
         if race.done:
@@ -96,6 +99,8 @@ def live(race: Race, running: bool, every: float):
             draw(race, "running", name, tick)
         tick += 1
         time.sleep((1 - WORK) * every)
+        if st.session_state.get(LOOP) is not token:  # a click started a new run meanwhile
+            return None
     state = "done" if race.done else "stopped" if race.step else "ready"
     with area.container():
         return draw(race, state, name, None)

@@ -1,5 +1,7 @@
 """explorer.race: lock-step runs equal solo runs, share their start, stop, thin and tabulate."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -69,6 +71,31 @@ def test_wall_cap_stops_a_budget_the_clock_never_sees_spent():
     race = Race(race_configs(BASE, ["adam"]))
     race.advance(budget_s=1e-4, clock=lambda: 0.0, wall_cap=1.0)  # stops after 0.1 ms of wall
     assert 0 <= race.step < 30 and not race.done
+
+
+def test_advances_from_two_threads_take_turns_and_match_one_thread():
+    """An old script run finishing its tick beside a new one: no "generator already executing"."""
+    configs = race_configs(BASE, ["adam"])
+    shared, alone, errors = Race(configs), Race(configs), []
+
+    def tick():
+        try:
+            while shared.advance(max_rounds=3):
+                pass
+        except Exception as err:  # noqa: BLE001 - any error fails the test below
+            errors.append(err)
+
+    threads = [threading.Thread(target=tick) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    alone.advance()
+    assert errors == [] and shared.done
+    for name in configs:
+        assert [r.loss for r in shared.runs[name].records] == [
+            r.loss for r in alone.runs[name].records
+        ]
 
 
 def test_a_diverging_run_stops_with_its_reason_while_others_finish():
