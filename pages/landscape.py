@@ -68,7 +68,12 @@ if (path := panels[0]["projection"]) is not None:
         st.plotly_chart(fig, key="animation")
 cut = view["slice"]
 fig = plots.slice_1d(
-    cut["t"], cut["values"], title=cut["title"], x_label=cut["label"], endpoints=cut["marks"]
+    cut["t"],
+    cut["values"],
+    title=cut["title"],
+    x_label=cut["label"],
+    endpoints=cut["marks"],
+    log_scale=log,
 )
 st.plotly_chart(fig, key="slice")
 

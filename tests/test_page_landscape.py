@@ -72,11 +72,14 @@ def test_a_zero_curvature_hessian_view_draws_and_says_lambda_is_zero():
 def test_toggles_remove_cones_and_log_the_values():
     at = open_page("landscape", SMALL)
     raw = surface_z(at)
+    cut = array(figures(at)["slice"]["data"][0]["y"])
     at.toggle(key="cones").set_value(False).run()
     at.toggle(key="log").set_value(True).run()
     types = {t["type"] for t in figures(at)["surface_0"]["data"]}
     assert "cone" not in types
     np.testing.assert_allclose(surface_z(at).min(), np.log10(1e-4 * np.ptp(raw)), rtol=1e-6)
+    logged = array(figures(at)["slice"]["data"][0]["y"])  # the 1-D slice follows the toggle
+    np.testing.assert_allclose(logged, np.log10(cut - cut.min() + 1e-4 * np.ptp(cut)), rtol=1e-6)
 
 
 def test_url_opens_the_matching_view():

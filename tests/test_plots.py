@@ -360,6 +360,18 @@ def test_slice_1d_marks_endpoints_with_true_values():
     assert [tr.name for tr in line.data][1:] == ["θ₀ (t = 0)", "θ₁ (t = 1)"]
 
 
+def test_slice_1d_log_scale_shares_one_floor_and_eps_across_curves_and_marks():
+    t = np.linspace(-0.5, 1.5, 41)
+    fig = plots.slice_1d(
+        t, {"MSE": t**2, "MAE": abs(t)}, endpoints=[(1, "θ₁", 7.0)], log_scale=True
+    )
+    eps = 1e-4 * (1.5**2 - 0.0)  # the range of every curve together; floor min = 0
+    np.testing.assert_allclose(fig.data[0].y, np.log10(t**2 + eps))
+    np.testing.assert_allclose(fig.data[1].y, np.log10(abs(t) + eps))
+    assert fig.data[2].y[0] == pytest.approx(np.log10(7.0 + eps))
+    assert fig.layout.yaxis.title.text == "log₁₀(L − L_min + ε)"
+
+
 def test_bad_grid_shape_is_explained():
     with pytest.raises(ValueError, match=r"values\[i, j\]"):
         plots.surface_3d(W, B, VALUES.T)

@@ -6,7 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ._common import ZERO_LINE, colour, finish, finite
+from ._common import ZERO_LINE, colour, finish, finite, log_eps, log_values
+from .surface import LOG_LABEL
 
 MAX_FD_MARKERS = 60
 OUTWARD_MIN = 0.02  # outward pushes below 2 % of the largest soft gradient are not highlighted
@@ -166,23 +167,33 @@ def slice_1d(
     endpoints: Sequence[tuple] = ((0.0, "θ₀ (t = 0)"), (1.0, "θ₁ (t = 1)")),
     uirevision: str = "slice_1d",
     height: int = 420,
+    log_scale: bool = False,
 ) -> go.Figure:
     """values (array, or {name: array}) against t, with the endpoints marked.
 
     endpoints = [(t, label)] or [(t, label, true_value)]; without a value it is read off the
-    first curve. Endpoints outside the range of t are skipped.
+    first curve. Endpoints outside the range of t are skipped. log_scale plots
+    log10(L − L_min + ε) with one L_min and ε for every curve and mark, as the surfaces do.
     """
     t = finite(t)
     series = values if isinstance(values, Mapping) else {y_label: values}
+    scale = finite
+    if log_scale:
+        every = np.concatenate([finite(v).ravel() for v in series.values()])
+        ok = every[np.isfinite(every)]
+        floor = float(ok.min()) if ok.size else 0.0
+        eps = log_eps(every)
+        scale, y_label = (lambda v: log_values(finite(v), eps, floor)), LOG_LABEL
     fig = go.Figure()
     for i, (name, v) in enumerate(series.items()):
-        fig.add_scatter(x=t, y=finite(v), name=str(name), line=dict(color=colour(i), width=2.5))
+        fig.add_scatter(x=t, y=scale(v), name=str(name), line=dict(color=colour(i), width=2.5))
     first = finite(next(iter(series.values())))
     for e in endpoints:
         te, label = float(e[0]), str(e[1])
         if not np.nanmin(t) <= te <= np.nanmax(t):
             continue
         ve = float(e[2]) if len(e) > 2 else float(np.interp(te, t, first))
+        ve = float(scale(np.array([ve]))[0])
         fig.add_scatter(
             x=[te],
             y=[ve],
