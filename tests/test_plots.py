@@ -194,6 +194,20 @@ def test_threshold_comparison_highlights_zero_and_outward_gradients():
     assert fig.layout.yaxis.title.text == "mask" and fig.layout.yaxis3.title.text == "dL/dŷ"
 
 
+def test_surface_z_range_keeps_a_path_above_the_surface_in_view_up_to_a_cap():
+    top, low = float(VALUES.max()), float(VALUES.min())
+    above = {**TRAJ, "loss": TRAJ["loss"].copy()}
+    above["loss"][0] = top + 0.5 * (top - low)  # a start higher than anything on the grid
+    lo, hi = plots.surface_3d(W, B, VALUES, trajectory=above).layout.scene.zaxis.range
+    hi_raw = top + 0.5 * (top - low)
+    span = hi_raw - low
+    assert (lo, hi) == pytest.approx((low - 0.25 * span, hi_raw + 0.05 * span))
+    above["loss"][0] = 1e9  # a diverged point: the surface keeps half the axis at least
+    lo, hi = plots.surface_3d(W, B, VALUES, trajectory=above).layout.scene.zaxis.range
+    capped = top + (top - low)
+    assert hi == pytest.approx(capped + 0.05 * (capped - low))
+
+
 def test_surface_grid_convention_log_toggle_and_camera():
     fig = FIGURES["surface"]
     assert [type(t).__name__ for t in fig.data] == [

@@ -73,7 +73,11 @@ def surface_3d(
         zs.append(tr["z"])
         for trace in _path_traces(tr, three_d=True):
             fig.add_trace(trace)
-    lo, hi = float(np.nanmin([np.nanmin(v) for v in zs])), float(np.nanmax(zt))
+    lo, top = float(np.nanmin([np.nanmin(v) for v in zs])), float(np.nanmax(zt))
+    # Path points above the surface stay in view, up to one more surface height: a diverging
+    # run would otherwise flatten the surface to a line.
+    reach = float(np.nanmax([np.nanmax(v) if np.isfinite(v).any() else -np.inf for v in zs]))
+    hi = min(max(top, reach), top + ((top - lo) or 1.0))
     span = (hi - lo) or 1.0
     scene = dict(
         xaxis_title=axis_labels[0],
