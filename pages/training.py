@@ -2,14 +2,14 @@
 
 Session state this page owns (per session: live generators are never cached or shared):
   "train.race"     explorer.race.Race for the current settings: its generators and records so far
-  "train.running"  True from Start until the race ends or Stop is pressed
+  "train.running"  True from Start until the race ends or "Stop training" is pressed
   "last_run"       {"config": TrainConfig, "records": list[StepRecord]} of the main (first) run,
                    written when a run finishes or is stopped; the Landscape page only reads it.
   "train.loop"     a token of the script run drawing the race: an older run still sleeping
                    between redraws sees a newer token and ends instead of training on.
 Live update: while a race runs, the script run itself loops (the server pushes each redraw):
 train for about half of `redraw` (CPU time), redraw the live area in place, sleep the rest. A
-click (Stop, or any widget) ends that script run at its next redraw; the new run carries on
+click (Stop training, or any widget) ends that script run at its next redraw; the new run carries on
 from the race in session state. No browser timer drives it, so a slow or crowded server only
 slows the redraws: with a timer-driven fragment, ticks that outpace the server pile up, and a
 full rerun asked for from inside such a tick was seen to get lost (the load test found it).
@@ -121,9 +121,9 @@ if race is None or race.configs != configs:  # new settings: a fresh race, shown
     st.session_state[RUNNING] = False
 running = st.session_state.get(RUNNING, False)
 
-cols = st.columns([1, 1, 1.6, 2, 3.4], vertical_alignment="bottom")
+cols = st.columns([1, 1.5, 1.6, 2, 2.9], vertical_alignment="bottom")
 cols[0].button("Start", on_click=start, args=(configs,), type="primary", disabled=running)
-cols[1].button("Stop", on_click=stop, disabled=not running)
+cols[1].button("Stop training", on_click=stop, disabled=not running)
 cols[2].button("Run to the end", on_click=to_end, args=(configs,), help="no live redraws")
 every = cols[3].select_slider("redraw every (seconds)", REDRAWS, 0.3, key="every")
 fell_back = device.type == "cpu" and choice != "cpu"

@@ -74,7 +74,7 @@ def test_a_race_left_mid_way_shows_as_stopped_with_its_records():
     assert at.get("progress")[0].proto.text == "step 40 of 5000 · stopped"
     assert len(history(at)) == 41
     assert button(at, "Start").proto.disabled is False
-    assert button(at, "Stop").proto.disabled is True
+    assert button(at, "Stop training").proto.disabled is True
 
 
 def test_a_race_of_two_optimizers_draws_two_runs_from_one_start():

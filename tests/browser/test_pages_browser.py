@@ -55,7 +55,7 @@ PAGES = [
         "training",
         1,
         (Widget("slider", "noise", "ArrowRight*2"),),
-        train=("Start", "Stop"),
+        train=("Start", "Stop training"),
         query="steps=5000",  # long enough that Stop stops it midway
     ),
     Case(
