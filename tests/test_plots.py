@@ -297,6 +297,11 @@ def test_animation_one_frame_per_step_with_play_pause_and_slider():
     np.testing.assert_allclose(np.asarray(last.data[0].x), TRAJ["alpha"])
     assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["▶ Play", "❚❚ Pause"]
     assert len(fig.layout.sliders[0].steps) == n
+    # the slider has a row of its own under the buttons, its value label at the right end: at
+    # any width nothing overlaps (side by side, narrow figures hid the label under the buttons)
+    menu, slider = fig.layout.updatemenus[0], fig.layout.sliders[0]
+    assert (slider.x, slider.len, slider.y) == (menu.x, 1.0, menu.y) and slider.pad.t > 40
+    assert slider.currentvalue.xanchor == "right"
     # contour traces vanish when Plotly animates with redraw off (plotly.js #4491)
     assert fig.layout.updatemenus[0].buttons[0].args[1]["frame"]["redraw"] is True
 

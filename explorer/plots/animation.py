@@ -71,7 +71,7 @@ def trajectory_animation(
         height=height,
         updatemenus=[_buttons(frame_ms)],
         sliders=[_slider(tr, shown, label)],
-        bottom=130,
+        bottom=175,
     )
 
 
@@ -123,14 +123,14 @@ def _slider(tr: dict, shown: np.ndarray, label: str) -> dict:
     steps = [
         dict(method="animate", label=f"{tr['step'][i]:.0f}", args=[[str(i)], go_to]) for i in shown
     ]
-    return dict(
+    return dict(  # its own row under the buttons (pad in pixels): no overlap at any width
         active=0,
-        x=0.24,
+        x=0.0,
         y=-0.12,
-        len=0.76,
+        len=1.0,
         xanchor="left",
         yanchor="top",
-        pad=dict(t=10),
-        currentvalue=dict(prefix=label + ": ", font=dict(size=12)),
+        pad=dict(t=52),
+        currentvalue=dict(prefix=label + ": ", font=dict(size=12), xanchor="right"),
         steps=steps,
     )
