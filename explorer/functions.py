@@ -36,12 +36,8 @@ def _check_power(a: torch.Tensor, n) -> None:
         raise ValueError(f"A must be a square matrix (..., m, m), got shape {tuple(a.shape)}")
 
 
-class MatrixPowerSeed(torch.autograd.Function):
-    """Aⁿ with seed 000's backward G ⊙ n·Aⁿ⁻¹ — WRONG on purpose: an element-wise scalar rule.
-
-    The true gradient of a matrix power is a sum of products (see `MatrixPowerExact`);
-    gradcheck catches the difference for every n, even n = 1 (G ⊙ I instead of G).
-    """
+class _MatrixPower(torch.autograd.Function):
+    """Aⁿ forward for the two backwards below (a base, not a Function to call: no backward)."""
 
     generate_vmap_rule = True
 
@@ -54,6 +50,14 @@ class MatrixPowerSeed(torch.autograd.Function):
     def setup_context(ctx, inputs, output):
         ctx.save_for_backward(inputs[0])
         ctx.n = inputs[1]
+
+
+class MatrixPowerSeed(_MatrixPower):
+    """Aⁿ with seed 000's backward G ⊙ n·Aⁿ⁻¹ — WRONG on purpose: an element-wise scalar rule.
+
+    The true gradient of a matrix power is a sum of products (see `MatrixPowerExact`);
+    gradcheck catches the difference for every n, even n = 1 (G ⊙ I instead of G).
+    """
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -61,20 +65,8 @@ class MatrixPowerSeed(torch.autograd.Function):
         return grad_output * (ctx.n * matrix_power(a, ctx.n - 1)), None
 
 
-class MatrixPowerExact(torch.autograd.Function):
+class MatrixPowerExact(_MatrixPower):
     """Aⁿ with the true gradient Σₖ₌₀ⁿ⁻¹ (Aᵀ)ᵏ G (Aᵀ)ⁿ⁻¹⁻ᵏ (differentiate A·A·…·A factor by factor)."""
-
-    generate_vmap_rule = True
-
-    @staticmethod
-    def forward(a, n):
-        _check_power(a, n)
-        return matrix_power(a, n)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(inputs[0])
-        ctx.n = inputs[1]
 
     @staticmethod
     def backward(ctx, grad_output):

@@ -150,5 +150,6 @@ def test_every_function_in_explorer_functions_is_in_the_table():
         if inspect.isclass(obj)
         and issubclass(obj, torch.autograd.Function)
         and obj.__module__ == functions.__name__
+        and not name.startswith("_")  # a shared base (the matrix powers' forward)
     }
     assert defined and defined <= {row["function"] for row in gradcheck_table()}
