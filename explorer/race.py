@@ -1,12 +1,14 @@
 """Several training runs from one initialization, advanced together in bounded chunks.
 
-A live page keeps a `Race` per session and calls `advance(budget_s=...)` once per redraw; the
-runs are `explorer.train.train` generators, so nothing here draws or sleeps.
+A live page keeps a `Race` per session and iterates `live_ticks`, which advances it for part of
+each redraw interval and sleeps the rest; the runs are `explorer.train.train` generators, and
+nothing here draws.
 """
 
 import math
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -169,6 +171,21 @@ class Race:
         """The furthest step any run has reached."""
         return max((r.rows[-1][0] for r in self.runs.values() if r.rows), default=0)
 
+    def status(self, running: bool) -> str:
+        """ "running", "done", "stopped" (ended before its last step) or "ready" (at step 0)."""
+        return (
+            "running" if running else "done" if self.done else "stopped" if self.step else "ready"
+        )
+
+    def progress_text(self, running: bool) -> str:
+        steps = max(cfg.steps for cfg in self.configs.values())
+        return f"step {self.step} of {steps} · {self.status(running)}"
+
+    def handover(self) -> dict:
+        """The main (first) run's config and records so far, for other pages to read."""
+        main = next(iter(self.runs.values()))
+        return {"config": main.config, "records": list(main.records)}
+
     def histories(self) -> dict[str, pd.DataFrame]:
         """{run name: Run.history()} so far."""
         return {name: run.history() for name, run in self.runs.items()}
@@ -184,3 +201,31 @@ class Race:
         run = self.runs[name]
         theta = run.records[-1].theta if run.records else None
         return fit_inputs(run.model, run.dataset, theta, steps)
+
+
+REDRAWS = (0.2, 0.3, 0.5, 1.0, 2.0)  # seconds between live redraws a page may offer
+WORK = 0.5  # share of each redraw interval spent training
+
+
+def live_ticks(
+    race: Race,
+    every: float,
+    current: Callable[[], bool] = lambda: True,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[int]:
+    """The pacing of a live page: advance `race` for WORK·every of CPU time, yield the tick
+    number (the caller redraws), sleep the rest of the interval, again.
+
+    Ends after the tick on which the race is done, or after a sleep once `current()` is False
+    (a newer script run has taken the race over: this one must not train beside it).
+    """
+    tick = 0
+    while True:
+        race.advance(budget_s=WORK * every)
+        yield tick
+        if race.done:
+            return
+        tick += 1
+        sleep((1 - WORK) * every)
+        if not current():
+            return

@@ -7,20 +7,16 @@ Session state this page owns (per session: live generators are never cached or s
                    written when a run finishes or is stopped; the Landscape page only reads it.
   "train.loop"     a token of the script run drawing the race: an older run still sleeping
                    between redraws sees a newer token and ends instead of training on.
-Live update: while a race runs, the script run itself loops (the server pushes each redraw):
-train for about half of `redraw` (CPU time), redraw the live area in place, sleep the rest. A
-click (Stop training, or any widget) ends that script run at its next redraw; the new run carries on
-from the race in session state. No browser timer drives it, so a slow or crowded server only
-slows the redraws: with a timer-driven fragment, ticks that outpace the server pile up, and a
-full rerun asked for from inside such a tick was seen to get lost (the load test found it).
+Live update: while a race runs, the script run itself loops over explorer.race.live_ticks (the
+server pushes each redraw; no browser timer, which piled up ticks on a crowded server). A click
+(Stop training, or any widget) ends that script run at its next redraw; the new run carries on
+from the race in session state.
 """
-
-import time
 
 import streamlit as st
 
 from explorer import plots
-from explorer.race import Race
+from explorer.race import REDRAWS, Race, live_ticks
 from explorer.train import select_device
 from pages.train_widgets import settings
 from pages.widgets import follow_app_navigation, sidebar_settings
@@ -28,15 +24,12 @@ from pages.widgets import follow_app_navigation, sidebar_settings
 follow_app_navigation()
 
 RACE, RUNNING, LAST, LOOP = "train.race", "train.running", "last_run", "train.loop"
-REDRAWS = (0.2, 0.3, 0.5, 1.0, 2.0)  # seconds between live redraws
-WORK = 0.5  # share of each redraw interval spent training
 
 
 def publish(race: Race) -> None:
     """End the run: hand the main run's config and records to other pages."""
     st.session_state[RUNNING] = False
-    main = next(iter(race.runs.values()))
-    st.session_state[LAST] = {"config": main.config, "records": list(main.records)}
+    st.session_state[LAST] = race.handover()
 
 
 def start(configs) -> None:
@@ -56,15 +49,14 @@ def to_end(configs) -> None:
     publish(st.session_state[RACE])
 
 
-def draw(race: Race, state: str, name: str, tick: int | None):
+def draw(race: Race, running: bool, name: str, tick: int | None):
     """Progress, early stops, loss curves, the fit of run `name`, its parameter path.
 
     Live redraws (tick: their number) key their charts by tick, as one script run draws many;
     the settled view uses the plain keys. Returns the loss figure (None before step 1).
     """
     key = (lambda k: k) if tick is None else (lambda k: f"{k}.live{tick}")
-    steps = max(cfg.steps for cfg in race.configs.values())
-    st.progress(race.progress, text=f"step {race.step} of {steps} · {state}")
+    st.progress(race.progress, text=race.progress_text(running))
     for label, run in race.runs.items():
         if run.stop:
             st.warning(f"**{label}** stopped early: {run.stop}")
@@ -88,22 +80,18 @@ def live(race: Race, running: bool, every: float):
     """Draw the race; while it runs, advance and redraw in place until it ends."""
     names = list(race.runs)
     name = st.radio("fit of", names, key="fit_run", horizontal=True) if names[1:] else names[0]
-    area, tick = st.empty(), 0
+    area = st.empty()
     st.session_state[LOOP] = token = object()  # a later run takes over: this loop then ends
-    while running:
-        race.advance(budget_s=WORK * every)
+    if not running:
+        with area.container():
+            return draw(race, False, name, None)
+    for tick in live_ticks(race, every, lambda: st.session_state.get(LOOP) is token):
         if race.done:
             publish(race)
             st.rerun()  # a plain run shows the finished race, its table and downloads
         with area.container():
-            draw(race, "running", name, tick)
-        tick += 1
-        time.sleep((1 - WORK) * every)
-        if st.session_state.get(LOOP) is not token:  # a click started a new run meanwhile
-            return None
-    state = "done" if race.done else "stopped" if race.step else "ready"
-    with area.container():
-        return draw(race, state, name, None)
+            draw(race, True, name, tick)
+    return None  # a click started a newer run, which draws the race now
 
 
 st.title("Training")

@@ -8,7 +8,7 @@ import pytest
 import explorer.race as race_module
 from explorer.data import DATASETS
 from explorer.losses import LOSSES
-from explorer.race import Race, losses_for_data, race_configs, run_name
+from explorer.race import WORK, Race, live_ticks, losses_for_data, race_configs, run_name
 from explorer.train import TrainConfig, check_fit, train
 
 BASE = TrainConfig(dataset="line", loss="mse", optimizer="sgd", lr=0.05, steps=30, device="cpu")
@@ -96,6 +96,33 @@ def test_advances_from_two_threads_take_turns_and_match_one_thread():
         assert [r.loss for r in shared.runs[name].records] == [
             r.loss for r in alone.runs[name].records
         ]
+
+
+def test_live_ticks_train_then_sleep_the_rest_of_each_interval_until_done():
+    race, naps = Race(race_configs(BASE, ["adam"])), []
+    ticks = list(live_ticks(race, 0.2, sleep=naps.append))
+    assert race.done and ticks == list(range(len(ticks)))
+    assert naps == [pytest.approx((1 - WORK) * 0.2)] * (len(ticks) - 1)  # none after the last
+
+
+def test_live_ticks_end_after_a_sleep_once_a_newer_run_took_over():
+    race, current = Race(race_configs(BASE, ["adam"])), iter([True, False])
+    ticks = list(live_ticks(race, 1e-6, lambda: next(current), sleep=lambda s: None))
+    assert ticks == [0, 1] and not race.done
+
+
+def test_status_progress_text_and_handover_follow_the_race():
+    race = Race(race_configs(BASE, ["adam"]))
+    assert race.progress_text(False) == "step 0 of 30 · ready"
+    race.advance(max_rounds=5)
+    assert race.status(True) == "running" and race.progress_text(False) == "step 4 of 30 · stopped"
+    race.advance()
+    assert race.progress_text(False) == "step 30 of 30 · done"
+    handed = race.handover()
+    main = next(iter(race.runs.values()))
+    assert handed["config"] == main.config and [r.step for r in handed["records"]] == list(
+        range(31)
+    )
 
 
 def test_a_diverging_run_stops_with_its_reason_while_others_finish():

@@ -6,8 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ._common import ZERO_LINE, colour, finish, finite, log_eps, log_values
-from .surface import LOG_LABEL
+from ._common import ZERO_LINE, colour, finish, finite
+from .surface import LOG_LABEL, scale_values
 
 MAX_FD_MARKERS = 60
 OUTWARD_MIN = 0.02  # outward pushes below 2 % of the largest soft gradient are not highlighted
@@ -177,13 +177,8 @@ def slice_1d(
     """
     t = finite(t)
     series = values if isinstance(values, Mapping) else {y_label: values}
-    scale = finite
-    if log_scale:
-        every = np.concatenate([finite(v).ravel() for v in series.values()])
-        ok = every[np.isfinite(every)]
-        floor = float(ok.min()) if ok.size else 0.0
-        eps = log_eps(every)
-        scale, y_label = (lambda v: log_values(finite(v), eps, floor)), LOG_LABEL
+    _, scale = scale_values(np.concatenate([finite(v).ravel() for v in series.values()]), log_scale)
+    y_label = LOG_LABEL if log_scale else y_label
     fig = go.Figure()
     for i, (name, v) in enumerate(series.items()):
         fig.add_scatter(x=t, y=scale(v), name=str(name), line=dict(color=colour(i), width=2.5))
