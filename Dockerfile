@@ -22,7 +22,7 @@ RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requir
 RUN useradd --create-home --uid 10001 app
 COPY --chown=app:app .streamlit ./.streamlit
 COPY --chown=app:app app.py ./
-COPY --chown=app:app pages ./pages
+COPY --chown=app:app app_pages ./app_pages
 COPY --chown=app:app explorer ./explorer
 USER app
 

@@ -2,32 +2,33 @@
 
 import streamlit as st
 
-from explorer import train
-from pages.widgets import APP_RAN, DEVICES, URL
+from app_pages.widgets.common import URL
+from explorer import devices
+from explorer.devices import DEVICES
 
 PAGES = {
     "Loss Shapes": (
-        "pages/loss_shapes.py",
+        "app_pages/loss_shapes.py",
         ":material/show_chart:",
         "each loss and its gradient, soft vs hard threshold",
     ),
     "Landscape": (
-        "pages/landscape.py",
+        "app_pages/landscape.py",
         ":material/landscape:",
         "3-D loss surfaces, gradient arrows, trajectories",
     ),
     "Training": (
-        "pages/training.py",
+        "app_pages/training.py",
         ":material/model_training:",
         "train a tiny model live; race optimizers and losses",
     ),
     "Gradient Lab": (
-        "pages/gradient_lab.py",
+        "app_pages/gradient_lab.py",
         ":material/science:",
         "type your own loss; gradcheck; the gradient doctor",
     ),
     "Lessons": (
-        "pages/lessons.py",
+        "app_pages/lessons.py",
         ":material/school:",
         "the bugs in the source articles, run live and fixed",
     ),
@@ -46,8 +47,7 @@ def home() -> None:
         st.page_link(page, label=f"**{title}**: {PAGES[title][2]}", icon=PAGES[title][1])
 
 
-train.configure_threads()
-st.session_state[APP_RAN] = True  # pages run without app.py (see follow_app_navigation) rerun
+devices.configure_threads()
 NAV = {title: st.Page(path, title=title, icon=icon) for title, (path, icon, _) in PAGES.items()}
 st.set_page_config(
     page_title="Loss Landscape Explorer", page_icon=":material/landscape:", layout="wide"
@@ -59,9 +59,9 @@ page = st.navigation(
 with st.sidebar:
     st.selectbox("Device", DEVICES, key="device", bind=URL, help="auto: cuda, then mps, then cpu")
     st.number_input("Random seed", 0, 9999, 0, key="seed", bind=URL, help="same seed, same run")
-    device, note = train.select_device(st.session_state["device"])
+    device, note = devices.select_device(st.session_state["device"])
     st.caption(f"Running on **{device}**. {note}")
-    st.caption(f"Available here: {', '.join(train.available_devices())}")
+    st.caption(f"Available here: {', '.join(devices.available_devices())}")
 
 try:
     page.run()

@@ -1,11 +1,15 @@
 """Seeded synthetic data sets: float32 tensors plus a little metadata, sizes bounded."""
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import Any
 
 import torch
 from torch import Tensor
+
+from explorer.losses.spec import Task
 
 N_RANGE = (8, 5000)
 NOISE_RANGE = (0.0, 5.0)
@@ -20,7 +24,7 @@ class DataSpec:
 
     key: str
     name: str
-    task: str  # "regression" | "binary" | "multiclass" | "segmentation"
+    task: Task
     in_dim: int
     n_classes: int  # 1 for regression, 2 for binary/segmentation, 3 for multiclass
     description: str
@@ -31,7 +35,7 @@ class Dataset:
     """Drawn points: x (N, d) float32, y (N,) (float reals / float {0,1} / long class ids)."""
 
     name: str  # the DATASETS key, e.g. "moons"
-    task: str
+    task: Task
     x: Tensor
     y: Tensor
     n_classes: int
@@ -45,13 +49,15 @@ class Dataset:
     def __len__(self) -> int:
         return self.x.shape[0]
 
-    def to(self, device) -> "Dataset":
+    def to(self, device: torch.device | str) -> "Dataset":
         """The same data set with every tensor on `device`."""
         move = {k: getattr(self, k).to(device) for k in ("x", "y", "weights", "outlier")}
         return replace(self, **move)
 
 
-def _spec(key, name, task, in_dim, n_classes, description):
+def _spec(
+    key: str, name: str, task: Task, in_dim: int, n_classes: int, description: str
+) -> DataSpec:
     return DataSpec(key, name, task, in_dim, n_classes, description)
 
 
@@ -72,7 +78,7 @@ DATASETS: dict[str, DataSpec] = {
 }
 
 # Tasks whose losses can train on a data set of each task (dice also trains on binary labels).
-_TRAINS_ON = {
+_TRAINS_ON: dict[Task, tuple[Task, ...]] = {
     "regression": ("regression",),
     "binary": ("binary",),
     "multiclass": ("multiclass",),
@@ -80,30 +86,33 @@ _TRAINS_ON = {
 }
 
 
-def datasets_for(task: str) -> list[str]:
+def datasets_for(task: Task) -> list[str]:
     """Keys of the data sets a loss of `task` can train on (segmentation: mask + binary sets)."""
     if task not in _TRAINS_ON:
         raise ValueError(f"unknown task {task!r}; allowed: {', '.join(_TRAINS_ON)}")
     return [k for k, s in DATASETS.items() if s.task in _TRAINS_ON[task]]
 
 
-def clamp_number(value, lo, hi, default):
+def clamp_number(value: Any, lo: float, hi: float, default: float) -> float:
     """float(value) clamped into [lo, hi]; NaN becomes default."""
     value = float(value)
     return default if math.isnan(value) else min(max(value, lo), hi)
 
 
-def _line(n, gen, noise):
+Draw = Callable[[int, torch.Generator, float], tuple[Tensor, Tensor]]  # (n, gen, noise) -> x, y
+
+
+def _line(n: int, gen: torch.Generator, noise: float) -> tuple[Tensor, Tensor]:
     x = torch.rand(n, 1, generator=gen, dtype=torch.float64) * 4 - 2
     return x, 2 * x[:, 0] - 1 + noise * torch.randn(n, generator=gen, dtype=torch.float64)
 
 
-def _sine(n, gen, noise):
+def _sine(n: int, gen: torch.Generator, noise: float) -> tuple[Tensor, Tensor]:
     x = torch.rand(n, 1, generator=gen, dtype=torch.float64) * 6 - 3
     return x, torch.sin(x[:, 0]) + noise * torch.randn(n, generator=gen, dtype=torch.float64)
 
 
-def _moons(n, gen, noise):
+def _moons(n: int, gen: torch.Generator, noise: float) -> tuple[Tensor, Tensor]:
     n0 = n // 2
     angle = torch.rand(n, generator=gen, dtype=torch.float64) * math.pi
     upper = torch.stack([torch.cos(angle[:n0]), torch.sin(angle[:n0])], 1)
@@ -112,7 +121,7 @@ def _moons(n, gen, noise):
     return x, torch.cat([torch.zeros(n0), torch.ones(n - n0)])
 
 
-def _circles(n, gen, noise):
+def _circles(n: int, gen: torch.Generator, noise: float) -> tuple[Tensor, Tensor]:
     n0 = n // 2
     angle = torch.rand(n, generator=gen, dtype=torch.float64) * 2 * math.pi
     radius = torch.cat([torch.ones(n0), torch.full((n - n0,), 0.5)]).double()
@@ -121,13 +130,13 @@ def _circles(n, gen, noise):
     return x, torch.cat([torch.zeros(n0), torch.ones(n - n0)])
 
 
-def _xor(n, gen, noise):
+def _xor(n: int, gen: torch.Generator, noise: float) -> tuple[Tensor, Tensor]:
     x = torch.rand(n, 2, generator=gen, dtype=torch.float64) * 2 - 1
     y = (x[:, 0] * x[:, 1] > 0).double()
     return x + noise * torch.randn(n, 2, generator=gen, dtype=torch.float64), y
 
 
-def _mask(n, gen, noise):
+def _mask(n: int, gen: torch.Generator, noise: float) -> tuple[Tensor, Tensor]:
     """A side × side grid (side = ⌊√n⌋, at least 3); label 1 where the jittered point is in the disk."""
     side = max(3, math.isqrt(n))
     ticks = torch.linspace(-1, 1, side, dtype=torch.float64)
@@ -139,7 +148,7 @@ def _mask(n, gen, noise):
 _TWO = ((-1.0, -1.0), (1.0, 1.0))
 _TRIANGLE = ((0.0, 1.2), (-1.04, -0.6), (1.04, -0.6))
 # Blob-type sets: class fractions and centres; class weight = largest fraction / own fraction.
-_BLOBS = {
+_BLOBS: dict[str, tuple[tuple[float, ...], tuple[tuple[float, float], ...]]] = {
     "blobs": ((0.5, 0.5), _TWO),
     "imbalanced": ((0.9, 0.1), _TWO),
     "blobs3": ((1 / 3, 1 / 3, 1 / 3), _TRIANGLE),
@@ -147,7 +156,13 @@ _BLOBS = {
 }
 
 
-def _blobs(fractions, centers, n, gen, noise):
+def _blobs(
+    fractions: Sequence[float],
+    centers: Sequence[tuple[float, float]],
+    n: int,
+    gen: torch.Generator,
+    noise: float,
+) -> tuple[Tensor, Tensor]:
     """Gaussian clusters of std 0.5 + noise, with these class fractions around these centres."""
     counts = [max(1, round(n * f)) for f in fractions[1:]]
     counts = [n - sum(counts), *counts]
@@ -160,7 +175,7 @@ def _blobs(fractions, centers, n, gen, noise):
     return torch.cat(xs), torch.cat([torch.full((m,), k) for k, m in enumerate(counts)])
 
 
-_DRAW = {
+_DRAW: dict[str, Draw] = {
     "line": _line,
     "sine": _sine,
     "moons": _moons,
@@ -179,7 +194,9 @@ def _class_weights(key: str, y: Tensor) -> Tensor:
     return (fractions.max() / fractions)[y]
 
 
-def _add_outliers(spec, y, gen, frac):
+def _add_outliers(
+    spec: DataSpec, y: Tensor, gen: torch.Generator, frac: float
+) -> tuple[Tensor, Tensor]:
     """Shift (regression) or flip (classification) a fraction of labels; return y, mask."""
     n = y.shape[0]
     mask = torch.zeros(n, dtype=torch.bool)
@@ -189,7 +206,9 @@ def _add_outliers(spec, y, gen, frac):
     return torch.where(mask, (y + 1) % spec.n_classes, y), mask
 
 
-def make_dataset(key, *, n=200, seed=0, noise=0.1, outlier_frac=0.0) -> Dataset:
+def make_dataset(
+    key: str, *, n: int = 200, seed: int = 0, noise: float = 0.1, outlier_frac: float = 0.0
+) -> Dataset:
     """Draw data set `key` with a seeded generator; n, noise, outlier_frac clamped into range."""
     if key not in DATASETS:
         raise ValueError(f"unknown data set {key!r}; allowed: {', '.join(DATASETS)}")

@@ -5,9 +5,14 @@ All use the `setup_context` style with `generate_vmap_rule = True`, so `torch.fu
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
+import numpy as np
 import torch
+from torch import Tensor
 from torch.linalg import matrix_power
+
+Array = TypeVar("Array", np.ndarray, Tensor)
 
 
 class Sin2(torch.autograd.Function):
@@ -16,20 +21,20 @@ class Sin2(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(x):
+    def forward(x: Tensor) -> Tensor:
         return 2 * torch.sin(x)
 
     @staticmethod
-    def setup_context(ctx, inputs, output):
+    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
         ctx.save_for_backward(inputs[0])
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def backward(ctx: Any, grad_output: Tensor) -> Tensor:
         (x,) = ctx.saved_tensors
         return grad_output * 2 * torch.cos(x)
 
 
-def _check_power(a: torch.Tensor, n) -> None:
+def _check_power(a: Tensor, n: object) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"the exponent n must be an int >= 1, got {n!r}")
     if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
@@ -42,12 +47,12 @@ class _MatrixPower(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(a, n):
+    def forward(a: Tensor, n: int) -> Tensor:
         _check_power(a, n)
         return matrix_power(a, n)
 
     @staticmethod
-    def setup_context(ctx, inputs, output):
+    def setup_context(ctx: Any, inputs: tuple[Tensor, int], output: Tensor) -> None:
         ctx.save_for_backward(inputs[0])
         ctx.n = inputs[1]
 
@@ -60,7 +65,7 @@ class MatrixPowerSeed(_MatrixPower):
     """
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor, None]:
         (a,) = ctx.saved_tensors
         return grad_output * (ctx.n * matrix_power(a, ctx.n - 1)), None
 
@@ -69,7 +74,7 @@ class MatrixPowerExact(_MatrixPower):
     """Aⁿ with the true gradient Σₖ₌₀ⁿ⁻¹ (Aᵀ)ᵏ G (Aᵀ)ⁿ⁻¹⁻ᵏ (differentiate A·A·…·A factor by factor)."""
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor, None]:
         (a,) = ctx.saved_tensors
         n = ctx.n
         eye = torch.eye(a.shape[-1], dtype=a.dtype, device=a.device).expand_as(a)
@@ -80,7 +85,7 @@ class MatrixPowerExact(_MatrixPower):
         return grad, None
 
 
-def seed_weighted_se_gradient(y_true, y_pred, w):
+def seed_weighted_se_gradient(y_true: Array, y_pred: Array, w: Array) -> Array:
     """Seed 001's hand-written gradient of Σ w(y − ŷ)² in ŷ: −2w(y − ŷ) (numpy arrays or tensors)."""
     return -2 * w * (y_true - y_pred)
 
@@ -95,15 +100,15 @@ class HandGradWeightedSE(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(pred, target, weights):
+    def forward(pred: Tensor, target: Tensor, weights: Tensor) -> Tensor:
         return weights * (target - pred) ** 2
 
     @staticmethod
-    def setup_context(ctx, inputs, output):
+    def setup_context(ctx: Any, inputs: tuple[Tensor, Tensor, Tensor], output: Tensor) -> None:
         ctx.save_for_backward(*inputs)
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         pred, target, weights = ctx.saved_tensors
         d_pred = grad_output * seed_weighted_se_gradient(target, pred, weights)
         return d_pred, -d_pred, grad_output * (target - pred) ** 2
@@ -119,17 +124,17 @@ class FunctionExample:
     correct: bool  # whether its backward is the true gradient (gradcheck should pass)
 
 
-def _vector_inputs(seed: int = 0, dtype=torch.float64) -> tuple:
+def _vector_inputs(seed: int = 0, dtype: torch.dtype = torch.float64) -> tuple:
     g = torch.Generator().manual_seed(seed)
     return (torch.randn(6, generator=g, dtype=dtype, requires_grad=True),)
 
 
-def _matrix_inputs(seed: int = 0, dtype=torch.float64, n: int = 3) -> tuple:
+def _matrix_inputs(seed: int = 0, dtype: torch.dtype = torch.float64, n: int = 3) -> tuple:
     g = torch.Generator().manual_seed(seed)
     return (0.5 * torch.randn(3, 3, generator=g, dtype=dtype), n)
 
 
-def _weighted_se_inputs(seed: int = 0, dtype=torch.float64) -> tuple:
+def _weighted_se_inputs(seed: int = 0, dtype: torch.dtype = torch.float64) -> tuple:
     g = torch.Generator().manual_seed(seed)
     pred, target = torch.randn(2, 5, generator=g, dtype=dtype)
     weights = 0.5 + torch.rand(5, generator=g, dtype=dtype)
@@ -137,7 +142,7 @@ def _weighted_se_inputs(seed: int = 0, dtype=torch.float64) -> tuple:
 
 
 def _requiring_grad(builder: Callable[..., tuple]) -> Callable[..., tuple]:
-    def make(seed: int = 0, dtype=torch.float64) -> tuple:
+    def make(seed: int = 0, dtype: torch.dtype = torch.float64) -> tuple:
         return tuple(
             a.clone().requires_grad_() if isinstance(a, torch.Tensor) else a
             for a in builder(seed, dtype)

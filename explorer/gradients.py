@@ -1,4 +1,5 @@
-"""1-D loss curves with their gradient by autograd and by central differences; kink detection.
+"""1-D loss curves with their gradient by autograd and by central differences; where the gradient
+jumps (kinks) and where the loss itself jumps; gradcheck of custom autograd Functions.
 
 The finite-difference reference is always taken in float64 with step `FD_STEP`:
     g_fd(x) = (L(x + h) − L(x − h)) / 2h,  error O(h²·L''') + O(eps/h) ≈ 1e-10 for smooth L.
@@ -6,14 +7,15 @@ The finite-difference reference is always taken in float64 with step `FD_STEP`:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from explorer.losses import curve_inputs
+from explorer.losses import LossSpec, curve_inputs
 
 FD_STEP = 1e-6  # central-difference step in float64
 DEFAULT_RANGES = {
@@ -24,6 +26,7 @@ DEFAULT_RANGES = {
 }
 KINK_WINDOW = 5  # neighbours on each side that set the local scale of |Δg|
 KINK_RATIO = 8.0  # a jump this many times the local scale is a kink, not curvature
+BISECTIONS = 40  # halvings of a grid interval to place a jump of L (to ~1e-14)
 
 
 @dataclass(frozen=True)
@@ -39,25 +42,27 @@ class Curve:
     kinks: np.ndarray  # x where dL/dx jumps
 
 
-def curve_grid(x_axis: str, lo=None, hi=None, n: int = 401) -> Tensor:
+def curve_grid(
+    x_axis: str, lo: float | None = None, hi: float | None = None, n: int = 401
+) -> Tensor:
     """n float64 points from lo to hi (defaults by axis); the probability axis is open at 0 and 1."""
     if x_axis not in DEFAULT_RANGES:
         raise ValueError(f"unknown x_axis {x_axis!r}; allowed: {', '.join(DEFAULT_RANGES)}")
     d_lo, d_hi = DEFAULT_RANGES[x_axis]
-    lo, hi, n = d_lo if lo is None else float(lo), d_hi if hi is None else float(hi), int(n)
+    start, end, n = d_lo if lo is None else float(lo), d_hi if hi is None else float(hi), int(n)
     if x_axis == "probability":
-        lo, hi = max(lo, 0.0), min(hi, 1.0)
-        return torch.linspace(lo, hi, n + 2, dtype=torch.float64)[1:-1]
-    return torch.linspace(lo, hi, n, dtype=torch.float64)
+        start, end = max(start, 0.0), min(end, 1.0)
+        return torch.linspace(start, end, n + 2, dtype=torch.float64)[1:-1]
+    return torch.linspace(start, end, n, dtype=torch.float64)
 
 
-def pointwise_loss(spec, params: dict, x: Tensor) -> Tensor:
+def pointwise_loss(spec: LossSpec, params: Mapping[str, float], x: Tensor) -> Tensor:
     """L at every point of x: the loss of (pred, target) = curve_inputs(spec, x), unreduced."""
     pred, target = curve_inputs(spec, x)
-    return spec.fn(pred, target, reduction="none", **params)
+    return spec.fn(pred, target, reduction="none", weights=None, **params)
 
 
-def autograd_curve(spec, params: dict, x: Tensor) -> tuple[Tensor, Tensor]:
+def autograd_curve(spec: LossSpec, params: Mapping[str, float], x: Tensor) -> tuple[Tensor, Tensor]:
     """(L(x), dL/dx by autograd); the gradient is 0 where L does not depend on x."""
     x = x.detach().clone().requires_grad_(True)
     value = pointwise_loss(spec, params, x)
@@ -116,8 +121,60 @@ def find_kinks(x: np.ndarray, g: np.ndarray, value: np.ndarray | None = None) ->
     return np.array(out)
 
 
+def jump_midpoints(c: Curve) -> np.ndarray:
+    """x midway across each grid interval where L jumps: |ΔL| far above what its slope explains.
+
+    Needs the curve only; `bisected_jumps` places the jumps exactly (and sizes them) from the loss."""
+    dv, dx = np.abs(np.diff(c.value)), np.diff(c.x)
+    slope = np.maximum(np.abs(c.grad_autograd[:-1]), np.abs(c.grad_autograd[1:]))
+    jump = dv > 10 * slope * dx + 1e-9
+    return (c.x[:-1][jump] + c.x[1:][jump]) / 2
+
+
+def _bisect_branch_switch(
+    spec: LossSpec,
+    params: Mapping[str, float],
+    lo: np.ndarray,
+    hi: np.ndarray,
+    left: Callable[[np.ndarray], np.ndarray],
+    right: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """Bisect each bracket [lo, hi] to where L switches from its left branch to its right one."""
+    with torch.no_grad():
+        for _ in range(BISECTIONS):
+            mid = (lo + hi) / 2
+            v = pointwise_loss(spec, params, torch.as_tensor(mid)).numpy()
+            on_left = np.abs(v - left(mid)) <= np.abs(v - right(mid))
+            lo, hi = np.where(on_left, mid, lo), np.where(on_left, hi, mid)
+    return np.round((lo + hi) / 2, 9)
+
+
+def bisected_jumps(
+    spec: LossSpec, params: Mapping[str, float], c: Curve
+) -> tuple[np.ndarray, np.ndarray]:
+    """(where, by how much) L itself jumps on the curve c of spec: each jump bisected to ~1e-14
+    between its grid points, sized by L's one-sided tangent lines compared at the jump."""
+    groups = jump_groups(c.value)
+    if not groups:
+        return np.empty(0), np.empty(0)
+    a, b = np.array(groups).T
+    x, v, g = c.x, c.value, c.grad_autograd
+    left = lambda t: v[a] + g[a] * (t - x[a])
+    right = lambda t: v[b] + g[b] * (t - x[b])
+    where = _bisect_branch_switch(spec, params, x[a], x[b], left, right)
+    size = right(where) - left(where)
+    big = np.abs(size) > 1e-9 * np.maximum(1.0, np.maximum(np.abs(v[a]), np.abs(v[b])))
+    return where[big], size[big]
+
+
 def loss_curve(
-    spec, params: dict | None = None, x=None, *, lo=None, hi=None, n: int = 401
+    spec: LossSpec,
+    params: Mapping[str, float] | None = None,
+    x: Any = None,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    n: int = 401,
 ) -> Curve:
     """The 1-D curve of a catalogue (or expression) loss: value, autograd and finite-difference gradient."""
     params = spec.clamp(params)
@@ -141,7 +198,9 @@ def falls_forever(v: np.ndarray) -> bool:
     return bool(np.all(drops > 0) and np.all(drops[1:] >= 0.5 * drops[:-1]))
 
 
-def _with_input(fn_apply, args: tuple, j: int) -> Callable[[Tensor], Tensor]:
+def _with_input(
+    fn_apply: Callable[..., Tensor], args: tuple[Any, ...], j: int
+) -> Callable[[Tensor], Tensor]:
     """x ↦ the flattened output of fn_apply(*args) with args[j] replaced by x."""
 
     def f(x: Tensor) -> Tensor:
@@ -151,7 +210,7 @@ def _with_input(fn_apply, args: tuple, j: int) -> Callable[[Tensor], Tensor]:
     return f
 
 
-def jacobian_error(fn_apply, args: tuple) -> float:
+def jacobian_error(fn_apply: Callable[..., Tensor], args: tuple[Any, ...]) -> float:
     """max |analytic − numerical| over the Jacobian of every floating input (float64)."""
     worst = 0.0
     for j, a in enumerate(args):
@@ -162,7 +221,7 @@ def jacobian_error(fn_apply, args: tuple) -> float:
     return worst
 
 
-def check_backward(fn_apply, args: tuple) -> tuple[bool, float]:
+def check_backward(fn_apply: Callable[..., Tensor], args: tuple[Any, ...]) -> tuple[bool, float]:
     """(gradcheck passes, max Jacobian error) for a Function's apply on float64 copies of args."""
     args = tuple(
         a.detach().to(torch.float64).requires_grad_(True)
@@ -174,7 +233,7 @@ def check_backward(fn_apply, args: tuple) -> tuple[bool, float]:
     return bool(passed), jacobian_error(fn_apply, args)
 
 
-def _step_rows() -> list[dict]:
+def _step_rows() -> list[dict[str, Any]]:
     """The step activation of explorer.models: zero backward (true) and straight-through (by design)."""
     from explorer.models import StepFunction
 
@@ -188,13 +247,15 @@ def _step_rows() -> list[dict]:
     ]
 
 
-def row(name: str, fn_apply, args: tuple, note: str) -> dict:
+def row(
+    name: str, fn_apply: Callable[..., Tensor], args: tuple[Any, ...], note: str
+) -> dict[str, Any]:
     """One gradcheck table row."""
     passed, err = check_backward(fn_apply, args)
     return {"function": name, "passed": passed, "max_abs_error": err, "note": note}
 
 
-def gradcheck_table() -> list[dict]:
+def gradcheck_table() -> list[dict[str, Any]]:
     """gradcheck of every custom autograd Function in explorer.functions and the model's step."""
     from explorer.functions import FUNCTIONS
 
@@ -205,20 +266,12 @@ def gradcheck_table() -> list[dict]:
     return rows + _step_rows()
 
 
-def value_jumps(c: Curve) -> np.ndarray:
-    """x midway across each grid interval where L jumps: |ΔL| far above what its slope explains."""
-    dv, dx = np.abs(np.diff(c.value)), np.diff(c.x)
-    slope = np.maximum(np.abs(c.grad_autograd[:-1]), np.abs(c.grad_autograd[1:]))
-    jump = dv > 10 * slope * dx + 1e-9
-    return (c.x[:-1][jump] + c.x[1:][jump]) / 2
-
-
-def curve_table(curves: dict[str, Curve]) -> list[dict]:
+def curve_table(curves: dict[str, Curve]) -> list[dict[str, Any]]:
     """Per named curve: the largest autograd vs finite-difference gap away from kinks and jumps
     (where a derivative does not exist), and where the kinks and jumps are."""
     rows = []
     for name, c in curves.items():
-        jumps, away = value_jumps(c), np.isfinite(c.grad_fd)
+        jumps, away = jump_midpoints(c), np.isfinite(c.grad_fd)
         for k in (*c.kinks, *jumps):
             away &= np.abs(c.x - k) > 2 * np.diff(c.x).max()
         gap = np.abs(c.grad_autograd - c.grad_fd)[away]

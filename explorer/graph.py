@@ -7,8 +7,11 @@ reachable from the root (cut by `.detach()` or `torch.no_grad()`) is drawn red a
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 import torch
 from torch import Tensor
+from torch.autograd.graph import Node
 
 MAX_NODES = 200
 
@@ -33,16 +36,16 @@ def shape_text(t: Tensor) -> str:
     return "(" + ", ".join(str(s) for s in t.shape) + ("," if t.dim() == 1 else "") + ")"
 
 
-def is_custom(fn) -> bool:
+def is_custom(fn: Node) -> bool:
     """True for the backward node of a user-written torch.autograd.Function."""
     return isinstance(fn, torch.autograd.function.BackwardCFunction)
 
 
-def node_label(fn, names: dict[int, str]) -> tuple[str, str]:
+def node_label(fn: Node, names: Mapping[int, str]) -> tuple[str, str]:
     """(label, style key) of one grad_fn node."""
     kind = type(fn).__name__
     if kind == "AccumulateGrad":
-        var = fn.variable
+        var = fn.variable  # type: ignore[attr-defined]  # torch's Node stub lacks it
         name = names.get(id(var), "leaf tensor")
         return f"{name}\n{shape_text(var)}\nAccumulateGrad", "leaf"
     if is_custom(fn):
@@ -57,9 +60,10 @@ def value_text(t: Tensor) -> str:
     return f"non-scalar output\nshape {shape_text(t)}"
 
 
-def walk(root_fn, max_nodes: int) -> tuple[list, set[tuple[int, int]], int]:
+def walk(root_fn: Node, max_nodes: int) -> tuple[list[Node], set[tuple[int, int]], int]:
     """Breadth-first walk of grad_fn nodes: (nodes in order, edges (src, dst) as indices, left out)."""
-    nodes, index, edges, dropped = [root_fn], {id(root_fn): 0}, set(), 0
+    nodes, index, dropped = [root_fn], {id(root_fn): 0}, 0
+    edges: set[tuple[int, int]] = set()
     for fn in nodes:  # grows while walking: breadth first
         for nxt, _ in getattr(fn, "next_functions", ()):
             if nxt is None:
@@ -74,20 +78,23 @@ def walk(root_fn, max_nodes: int) -> tuple[list, set[tuple[int, int]], int]:
     return nodes, edges, dropped
 
 
-def reached_leaves(nodes) -> set[int]:
+def reached_leaves(nodes: Iterable[Node]) -> set[int]:
     """ids of the leaf tensors whose AccumulateGrad node was reached."""
-    return {id(fn.variable) for fn in nodes if type(fn).__name__ == "AccumulateGrad"}
+    leaves = (fn for fn in nodes if type(fn).__name__ == "AccumulateGrad")
+    return {id(fn.variable) for fn in leaves}  # type: ignore[attr-defined]  # as in node_label
 
 
 def autograd_dot(
-    tensor: Tensor, *, params: dict[str, Tensor] | None = None, max_nodes: int = MAX_NODES
+    tensor: Tensor, *, params: Mapping[str, Tensor] | None = None, max_nodes: int = MAX_NODES
 ) -> str:
     """Graphviz DOT source of the autograd graph that ends in `tensor` (usually the loss)."""
     params = dict(params or {})
     names = {id(p): name for name, p in params.items()}
     lines = ["digraph autograd {", '  rankdir=TB; node [fontname="Helvetica", fontsize=10];']
     lines.append(f'  root [label="{escape(value_text(tensor))}", {STYLE["root"]}];')
-    nodes, edges, dropped = [], set(), 0
+    nodes: list[Node] = []
+    edges: set[tuple[int, int]] = set()
+    dropped = 0
     if tensor.grad_fn is not None:
         nodes, edges, dropped = walk(tensor.grad_fn, max_nodes)
         lines.append("  n0 -> root;")
@@ -104,13 +111,15 @@ def autograd_dot(
     lines += [f"  n{src} -> n{dst};" for src, dst in sorted(edges)]
     if dropped:
         lines.append(f'  more [label="… {dropped} more nodes not drawn", {STYLE["more"]}];')
-    full = walk(tensor.grad_fn, 10**6)[0] if dropped else nodes  # reachability beyond the cap
+    full = nodes
+    if dropped and tensor.grad_fn is not None:  # reachability beyond the cap
+        full = walk(tensor.grad_fn, 10**6)[0]
     lines += unreached_lines(params, reached_leaves(full) | {id(tensor)})
     lines.append("}")
     return "\n".join(lines)
 
 
-def unreached_lines(params: dict[str, Tensor], reached: set[int]) -> list[str]:
+def unreached_lines(params: Mapping[str, Tensor], reached: set[int]) -> list[str]:
     """DOT nodes for parameters the walk never reached: red if they require grad, gray if frozen."""
     out = []
     for i, (name, p) in enumerate(params.items()):
@@ -124,7 +133,7 @@ def unreached_lines(params: dict[str, Tensor], reached: set[int]) -> list[str]:
     return out
 
 
-def unreached_params(tensor: Tensor, params: dict[str, Tensor]) -> list[str]:
+def unreached_params(tensor: Tensor, params: Mapping[str, Tensor]) -> list[str]:
     """Names of parameters that require grad but get no gradient from `tensor`."""
     nodes = walk(tensor.grad_fn, 10**6)[0] if tensor.grad_fn is not None else []
     reached = reached_leaves(nodes) | {id(tensor)}

@@ -1,9 +1,12 @@
 """Tiny models: the line y = w·x + b, logistic regression, a small MLP (step activation included)."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from torch import Tensor, nn
 
 from explorer.rng import global_seed
@@ -45,14 +48,14 @@ class StepFunction(torch.autograd.Function):
         return (x > 0).to(x.dtype)
 
     @staticmethod
-    def setup_context(ctx, inputs, output):
+    def setup_context(ctx: Any, inputs: tuple[Tensor, str], output: Tensor) -> None:
         x, mode = inputs
         ctx.mode = mode
         if mode == "clipped":
             ctx.save_for_backward(x)
 
     @staticmethod
-    def backward(ctx, grad: Tensor):
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
         if ctx.mode == "identity":
             return grad, None
         if ctx.mode == "clipped":
@@ -64,7 +67,7 @@ class StepFunction(torch.autograd.Function):
 class Step(nn.Module):
     """Step activation; with a straight-through mode its backward passes the gradient on."""
 
-    def __init__(self, straight_through: str = "off"):
+    def __init__(self, straight_through: str = "off") -> None:
         super().__init__()
         self.mode = straight_through
 
@@ -78,7 +81,7 @@ class Step(nn.Module):
 class Line(nn.Module):
     """ŷ = w·x + b for 1-D inputs x of shape (N, 1); returns (N,)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.w = nn.Parameter(torch.empty(()).uniform_(-1, 1))
         self.b = nn.Parameter(torch.empty(()).uniform_(-1, 1))
@@ -90,7 +93,7 @@ class Line(nn.Module):
 class Squeeze(nn.Module):
     """Wraps a network; drops the last axis when it has size 1, so one-output models give (N,)."""
 
-    def __init__(self, net: nn.Module):
+    def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net
 
@@ -99,12 +102,12 @@ class Squeeze(nn.Module):
         return out.squeeze(-1) if out.shape[-1] == 1 else out
 
 
-def clamp_hidden(hidden) -> tuple[int, ...]:
+def clamp_hidden(hidden: Iterable[Any]) -> tuple[int, ...]:
     """Hidden widths clamped to [1, 256] each, at most 4 layers."""
     return tuple(min(max(int(h), 1), MAX_WIDTH) for h in tuple(hidden)[:MAX_DEPTH])
 
 
-def straight_through_mode(value) -> str:
+def straight_through_mode(value: bool | str) -> str:
     """Normalize the straight-through option: False/"off", True/"identity", "clipped"."""
     mode = {False: "off", True: "identity"}.get(value, value) if isinstance(value, bool) else value
     if mode not in STRAIGHT_THROUGH:
@@ -121,8 +124,11 @@ def _activation(name: str, straight_through: str) -> nn.Module:
     return Step(straight_through) if name == "step" else table[name]()
 
 
-def _mlp(in_dim, out_dim, hidden, activation, straight_through) -> nn.Sequential:
-    layers, width = [], in_dim
+def _mlp(
+    in_dim: int, out_dim: int, hidden: Iterable[Any], activation: str, straight_through: str
+) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    width = in_dim
     for h in clamp_hidden(hidden):
         layers += [nn.Linear(width, h), _activation(activation, straight_through)]
         width = h
@@ -130,7 +136,14 @@ def _mlp(in_dim, out_dim, hidden, activation, straight_through) -> nn.Sequential
 
 
 def make_model(
-    key, *, in_dim, out_dim, hidden=(16,), activation="tanh", straight_through=False, seed=0
+    key: str,
+    *,
+    in_dim: int,
+    out_dim: int,
+    hidden: Iterable[int] = (16,),
+    activation: str = "tanh",
+    straight_through: bool | str = False,
+    seed: int = 0,
 ) -> nn.Module:
     """Model `key` with seeded initial parameters (same seed → same parameters); (N,) if out_dim 1."""
     if key not in MODELS:
@@ -153,7 +166,8 @@ def param_names(model: nn.Module) -> list[str]:
 
 def param_slices(model: nn.Module) -> dict[str, slice]:
     """Index range of each named parameter inside the flat vector theta."""
-    out, start = {}, 0
+    out: dict[str, slice] = {}
+    start = 0
     for name, p in model.named_parameters():
         out[name] = slice(start, start + p.numel())
         start += p.numel()
@@ -176,7 +190,7 @@ def flat_params(model: nn.Module) -> np.ndarray:
     return flat.to("cpu", torch.float64).numpy()
 
 
-def load_flat_params(model: nn.Module, theta) -> nn.Module:
+def load_flat_params(model: nn.Module, theta: ArrayLike) -> nn.Module:
     """Copy the flat vector theta into the model's parameters (in place); returns the model."""
     vec = torch.as_tensor(np.asarray(theta, dtype=np.float64))
     with torch.no_grad():

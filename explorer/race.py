@@ -1,10 +1,11 @@
 """Several training runs from one initialization, advanced together in bounded chunks.
 
 A live page keeps a `Race` per session and iterates `live_ticks`, which advances it for part of
-each redraw interval and sleeps the rest; the runs are `explorer.train.train` generators, and
+each redraw interval and sleeps the rest; the runs are `explorer.training.train` generators, and
 nothing here draws.
 """
 
+import copy
 import math
 import threading
 import time
@@ -14,21 +15,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from explorer.data import DATASETS, datasets_for
-from explorer.fit import fit_inputs
-from explorer.losses import LOSSES
 from explorer.models import theta_labels
-from explorer.train import StepRecord, TrainConfig, build, history_frame, train
+from explorer.training import StepRecord, TrainConfig, build, history_frame, train
 
 THETA_BUDGET = 2_000_000  # parameter values a race keeps (16 MB); beyond, records are thinned
 COLUMNS = ["step", "loss", "grad_norm", "elapsed_s", "stop"]
-
-
-def losses_for_data(dataset: str) -> list[str]:
-    """Catalogue keys of the losses that can train on this data set."""
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown data set {dataset!r}; allowed: {', '.join(DATASETS)}")
-    return [key for key, spec in LOSSES.items() if dataset in datasets_for(spec.task)]
 
 
 def run_name(config: TrainConfig) -> str:
@@ -52,7 +43,7 @@ def race_configs(
         for k in losses
         if k != base.loss
     ]
-    out = {}
+    out: dict[str, TrainConfig] = {}
     for cfg in configs:
         cfg = cfg.validate()
         out.setdefault(run_name(cfg), cfg)
@@ -70,9 +61,10 @@ class Run:
     done: bool = False
 
     def __post_init__(self):
-        self.dataset, self.model, _, _ = build(self.config)
+        problem = build(self.config)  # once: the generator trains its model in place
+        self.dataset, self.model = problem.dataset, copy.deepcopy(problem.model)  # for pictures
         self.labels = theta_labels(self.model)
-        self._steps = train(self.config)
+        self._steps = train(problem)
 
     def step(self) -> None:
         """Take one record from the generator; mark the run done when it ends or stops."""
@@ -195,12 +187,6 @@ class Race:
         parts = [df.assign(run=n) for n, df in self.histories().items()]
         df = pd.concat(parts, ignore_index=True)
         return df[["run", *[c for c in df.columns if c != "run"]]]
-
-    def fit(self, name: str, steps: int = 60) -> dict:
-        """plots.fit_plot keyword arguments for run `name` at its latest parameters."""
-        run = self.runs[name]
-        theta = run.records[-1].theta if run.records else None
-        return fit_inputs(run.model, run.dataset, theta, steps)
 
 
 REDRAWS = (0.2, 0.3, 0.5, 1.0, 2.0)  # seconds between live redraws a page may offer

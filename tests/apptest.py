@@ -18,7 +18,7 @@ def open_page(page: str | None, query: dict | None = None) -> AppTest:
         {k: v if isinstance(v, list) else str(v) for k, v in (query or {}).items()}
     )
     if page is not None:
-        at.switch_page(f"pages/{page}.py")  # before the first run: like opening the page's URL
+        at.switch_page(f"app_pages/{page}.py")  # before the first run: like opening the page's URL
     return at.run()
 
 

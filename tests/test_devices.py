@@ -4,7 +4,7 @@ import os
 
 import torch
 
-from explorer.train import available_devices, select_device
+from explorer.devices import available_devices, select_device
 
 
 def test_cpu_only_machine(monkeypatch):
@@ -26,7 +26,7 @@ def test_every_listed_device_is_one_select_device_uses_as_requested():
 
 
 def test_threads_come_from_the_environment_clamped():
-    from explorer.train import configure_threads
+    from explorer.devices import configure_threads
 
     before = torch.get_num_threads()
     try:

@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer import seed_bugs as sb
 from explorer.doctor import diagnose_callable, diagnose_function, diagnose_loss
-from explorer.findings import SEVERITIES, TEXTS
+from explorer.doctor.findings import SEVERITIES, TEXTS
 from explorer.functions import MatrixPowerSeed, Sin2
+from explorer.lessons import seed_000, seed_002, seed_003
 from explorer.losses import LOSSES, reduce_loss
 from explorer.models import make_model
 
@@ -53,14 +53,16 @@ def mlp_case(**options):
 
 def wmse_seed():
     model, pred, y = regression()
-    return diagnose_callable(sb.WeightedMSE([1, 2, 1, 1, 3, 1, 1, 2, 1, 1]), pred, y, model=model)
+    return diagnose_callable(
+        seed_003.WeightedMSE([1, 2, 1, 1, 3, 1, 1, 2, 1, 1]), pred, y, model=model
+    )
 
 
 def wce_seed():
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(10, 3, generator=g, requires_grad=True)
     targets = torch.randint(0, 3, (10,), generator=g)
-    return diagnose_callable(sb.WeightedCrossEntropyLoss([0.1, 0.9, 0.5]), logits, targets)
+    return diagnose_callable(seed_002.WeightedCrossEntropyLoss([0.1, 0.9, 0.5]), logits, targets)
 
 
 def custom_loss_seed(loss):
@@ -73,12 +75,14 @@ def custom_loss_seed(loss):
 def proxy_seed():
     g = torch.Generator().manual_seed(0)
     inputs = torch.randn(10, generator=g, requires_grad=True)
-    return diagnose_callable(sb.ProxyLoss(), inputs, torch.randn(10, generator=g))
+    return diagnose_callable(seed_002.ProxyLoss(), inputs, torch.randn(10, generator=g))
 
 
 def no_grad_seed():
     model, x, y = mlp_case()
-    return diagnose_callable(F.mse_loss, sb.no_grad_features_forward(model, x), y, model=model)
+    return diagnose_callable(
+        F.mse_loss, seed_002.no_grad_features_forward(model, x), y, model=model
+    )
 
 
 def step_seed():
@@ -139,9 +143,9 @@ def test_clean_mse_gets_no_finding_from_any_entry_point():
 
 
 def test_seed_callable_findings():
-    codes = {f.code for f in custom_loss_seed(sb.CustomLoss())}
+    codes = {f.code for f in custom_loss_seed(seed_000.CustomLoss())}
     assert {"nondeterministic", "unbounded_below"} <= codes
-    fixed_matrix = sb.FixedMatrixCustomLoss(torch.randn(3, 3))
+    fixed_matrix = seed_000.FixedMatrixCustomLoss(torch.randn(3, 3))
     assert [f.code for f in custom_loss_seed(fixed_matrix)] == ["unbounded_below"]
     (proxy,) = proxy_seed()
     assert "the loss has shape (10,)" in proxy.seen
@@ -161,14 +165,16 @@ def test_the_fixed_versions_are_clean(case):
     )
     m, x, t = mlp_case(activation="step", straight_through=True)
     found = {
-        "wmse": lambda: diagnose_callable(sb.WeightedMSEFixed([1, 2] * 5), pred, y, model=model),
-        "wce": lambda: diagnose_callable(
-            sb.WeightedCrossEntropyLossFixed([0.1, 0.9, 0.5]), logits, classes
+        "wmse": lambda: diagnose_callable(
+            seed_003.WeightedMSEFixed([1, 2] * 5), pred, y, model=model
         ),
-        "custom": lambda: custom_loss_seed(sb.CustomLossFixed(torch.randn(3, 3))),
-        "proxy": lambda: diagnose_callable(sb.ProxyLossFixed(), logits[:, 0], y[:, 0]),
+        "wce": lambda: diagnose_callable(
+            seed_002.WeightedCrossEntropyLossFixed([0.1, 0.9, 0.5]), logits, classes
+        ),
+        "custom": lambda: custom_loss_seed(seed_000.CustomLossFixed(torch.randn(3, 3))),
+        "proxy": lambda: diagnose_callable(seed_002.ProxyLossFixed(), logits[:, 0], y[:, 0]),
         "no_grad": lambda: diagnose_callable(
-            F.mse_loss, sb.features_forward_fixed(m, x), t, model=m
+            F.mse_loss, seed_002.features_forward_fixed(m, x), t, model=m
         ),
         "step": lambda: diagnose_callable(F.mse_loss, m(x), t, model=m),
     }[case]()
@@ -204,6 +210,6 @@ def test_mixed_expression_is_reported_not_raised():
 def test_the_doctor_leaves_gradients_and_the_global_rng_alone():
     model, pred, y = regression()
     state = torch.random.get_rng_state()
-    diagnose_callable(sb.CustomLoss(), pred, y, model=model)
+    diagnose_callable(seed_000.CustomLoss(), pred, y, model=model)
     assert torch.equal(state, torch.random.get_rng_state())
     assert all(p.grad is None for p in model.parameters())

@@ -6,6 +6,7 @@ import torch
 
 from explorer.functions import FUNCTIONS
 from explorer.gradients import (
+    bisected_jumps,
     central_difference,
     check_backward,
     curve_grid,
@@ -13,6 +14,7 @@ from explorer.gradients import (
     find_kinks,
     gradcheck_table,
     jump_groups,
+    jump_midpoints,
     loss_curve,
     numerical_jacobian,
 )
@@ -85,6 +87,18 @@ def test_find_kinks_locates_a_corner_off_the_grid_and_ignores_curvature():
     v, g = np.abs(x - 0.3137), np.sign(x - 0.3137)
     assert np.allclose(find_kinks(x, g, v), [0.3137], atol=1e-12)
     assert find_kinks(x, np.cos(5 * x), np.sin(5 * x) / 5).size == 0
+
+
+def test_jumps_of_the_loss_bisected_exactly_and_midway_on_the_grid():
+    spec = LOSSES["hard_threshold"]
+    params = spec.clamp({"t": 1.0})
+    c = loss_curve(spec, params)
+    where, size = bisected_jumps(spec, params, c)
+    assert np.allclose(where, [-1.0, 1.0], atol=1e-9)
+    assert list(np.sign(size)) == [1.0, -1.0] and np.all(np.abs(size) > 0.5)
+    assert np.allclose(jump_midpoints(c), where, atol=c.x[1] - c.x[0])
+    mae = loss_curve(LOSSES["mae"])  # a kink, not a jump
+    assert bisected_jumps(LOSSES["mae"], {}, mae)[0].size == 0 and jump_midpoints(mae).size == 0
 
 
 def test_params_are_clamped_into_range():

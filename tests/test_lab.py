@@ -3,25 +3,27 @@
 import pytest
 import torch
 
-from explorer.lab import diagnosis, graph_config, loss_graph
-from explorer.losses import LOSSES
+from explorer.losses import LOSSES, get_loss
+from explorer.training import build
+from explorer.views.lab import diagnosis, graph_config, loss_graph
 
 
 @pytest.mark.parametrize("key", list(LOSSES))
 def test_every_catalogue_loss_has_a_graph_on_a_model_it_fits(key):
-    dot, value, norms = loss_graph(key)
-    assert dot.startswith("digraph") and dot.count("{") == dot.count("}")
-    assert torch.isfinite(torch.tensor(value))
-    assert norms  # the model's parameters, each with a gradient norm (or None)
+    graph = loss_graph(key)
+    assert graph.dot.startswith("digraph") and graph.dot.count("{") == graph.dot.count("}")
+    assert torch.isfinite(torch.tensor(graph.value))
+    assert graph.norms  # the model's parameters, each with a gradient norm (or None)
 
 
 def test_mse_on_the_line_model_matches_its_closed_form_gradient():
     cfg = graph_config("mse")
     assert (cfg.dataset, cfg.model, cfg.n) == ("line", "line", 8)
-    dot, value, norms = loss_graph("mse")
-    from explorer.train import build
+    graph = loss_graph("mse")
+    dot, value, norms = graph.dot, graph.value, graph.norms
 
-    data, model, _, _ = build(cfg)
+    problem = build(cfg)
+    data, model = problem.dataset, problem.model
     x, y = data.x.squeeze(1).double(), data.y.double()
     w, b = model.w.detach().double(), model.b.detach().double()
     r = w * x + b - y
@@ -32,18 +34,23 @@ def test_mse_on_the_line_model_matches_its_closed_form_gradient():
 
 
 def test_zero_one_passes_exactly_zero_gradient_and_the_doctor_says_so():
-    _, _, norms = loss_graph("zero_one")
-    assert all(v == 0.0 for v in norms.values())
+    assert all(v == 0.0 for v in loss_graph("zero_one").norms.values())
     codes = {f.code for f in diagnosis("zero_one")}
     assert "flat" in codes
     assert diagnosis("mse") == []
 
 
 def test_a_typed_formula_works_like_a_catalogue_loss():
-    dot, value, norms = loss_graph("expr:mean(r**2)")
-    ref_dot, ref_value, ref_norms = loss_graph("mse")
-    assert value == pytest.approx(ref_value, rel=1e-6)
-    assert norms == pytest.approx(ref_norms, rel=1e-5)
+    typed, ref = loss_graph("expr:mean(r**2)"), loss_graph("mse")
+    assert typed.value == pytest.approx(ref.value, rel=1e-6)
+    assert typed.norms == pytest.approx(ref.norms, rel=1e-5)
     assert "outward_push" in {
         f.code for f in diagnosis("expr:sigmoid(k*(t - abs(r))) * r**2", {"k": 20.0, "t": 1.0})
     }
+
+
+def test_a_resolved_spec_gives_what_its_key_gives():
+    spec = get_loss("expr:mean(k*r**2)")
+    assert graph_config(spec, {"k": 3.0}) == graph_config(spec.key, {"k": 3.0})
+    assert loss_graph(spec, {"k": 3.0}) == loss_graph(spec.key, {"k": 3.0})
+    assert diagnosis(spec) == diagnosis(spec.key)

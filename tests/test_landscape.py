@@ -8,25 +8,26 @@ import pytest
 import torch
 from torch import nn
 
-from explorer.batched import BatchedLoss, Objective, losses_at, objective, plane_losses
 from explorer.data import make_dataset
-from explorer.directions import (
-    filter_ids,
-    filter_normalized_directions,
-    hessian_eigenpairs,
-    pca_directions,
-)
+from explorer.devices import available_devices
 from explorer.landscape import (
-    STEPS_RANGE,
+    POINTS_RANGE,
     SurfaceConfig,
     interpolation_slice,
     loss_surface,
     project_trajectory,
     random_line,
 )
+from explorer.landscape.batched import BatchedLoss, losses_at, plane_losses
+from explorer.landscape.directions import (
+    filter_ids,
+    filter_normalized_directions,
+    hessian_eigenpairs,
+    pca_directions,
+)
 from explorer.losses import LOSSES, get_loss
 from explorer.models import flat_params, make_model
-from explorer.train import available_devices
+from explorer.objective import Objective, objective
 
 TIGHT = dict(rtol=1e-10, atol=1e-12)  # float64 batched vs per-point: same maths, other op order
 FD = dict(rtol=1e-6, atol=1e-8)  # float64 central differences, h = 1e-5
@@ -94,7 +95,7 @@ def moons_case():
 
 def test_line_surface_is_the_closed_form_quadratic_and_its_gradient(line_case):
     model, obj = line_case
-    surface = loss_surface(model, obj, SurfaceConfig(axes="params", steps=9, span=1.5))
+    surface = loss_surface(model, obj, SurfaceConfig(axes="params", points=9, span=1.5))
     x, y = obj.x[:, 0].numpy(), obj.target.numpy()
     w, b = np.meshgrid(surface.alpha, surface.beta, indexing="ij")
     sxx, sx, sxy, sy, syy = (x * x).mean(), x.mean(), (x * y).mean(), y.mean(), (y * y).mean()
@@ -114,7 +115,7 @@ def test_line_surface_is_the_closed_form_quadratic_and_its_gradient(line_case):
 def test_random_plane_equals_per_point_loop(moons_case, activation):
     _, obj = moons_case
     model = mlp(activation)
-    surface = loss_surface(model, obj, SurfaceConfig(steps=7, span=0.8, seed=5))
+    surface = loss_surface(model, obj, SurfaceConfig(points=7, span=0.8, seed=5))
     loop = loop_losses(model, obj, grid_thetas(surface)).reshape(7, 7)
     np.testing.assert_allclose(surface.values, loop.numpy(), **TIGHT)
 
@@ -134,7 +135,7 @@ class Residual(nn.Module):
 def test_vmap_fallback_equals_per_point_loop(moons_case):
     _, obj = moons_case
     model = _reseed(Residual().double(), 4)
-    surface = loss_surface(model, obj, SurfaceConfig(steps=6, span=0.7))
+    surface = loss_surface(model, obj, SurfaceConfig(points=6, span=0.7))
     assert BatchedLoss(model, obj).forward.__name__ == "_vmap_forward"
     loop = loop_losses(model, obj, grid_thetas(surface)).reshape(6, 6)
     np.testing.assert_allclose(surface.values, loop.numpy(), **TIGHT)
@@ -144,7 +145,7 @@ def test_vmap_fallback_equals_per_point_loop(moons_case):
 def test_gradient_field_equals_central_differences(moons_case, net):
     model, obj = moons_case
     model = model if net == "mlp" else _reseed(Residual().double(), 4)
-    surface = loss_surface(model, obj, SurfaceConfig(steps=5, span=0.5, seed=2))
+    surface = loss_surface(model, obj, SurfaceConfig(points=5, span=0.5, seed=2))
     h, (d1, d2) = 1e-5, surface.directions
     thetas = grid_thetas(surface)
     for d, field in ((d1, surface.grad_alpha), (d2, surface.grad_beta)):
@@ -158,7 +159,7 @@ def test_gradient_field_equals_central_differences(moons_case, net):
 def test_float32_fast_path_matches_the_model_forward():
     data = make_dataset("moons", n=64, seed=0)
     model, obj = make_model("mlp", in_dim=2, out_dim=1, hidden=(32, 32)), mse_objective(data)
-    surface = loss_surface(model, obj, SurfaceConfig(steps=5, span=1.0))
+    surface = loss_surface(model, obj, SurfaceConfig(points=5, span=1.0))
     assert surface.values.dtype == np.float64 and BatchedLoss(model, obj).dtype == torch.float32
     loop = loop_losses(model, obj, grid_thetas(surface)).reshape(5, 5)
     np.testing.assert_allclose(surface.values, loop.numpy(), **F32)
@@ -171,7 +172,7 @@ def test_every_catalogue_loss_equals_the_loop(key):
     out_dim = data.n_classes if spec.task == "multiclass" else 1
     model = mlp("tanh", hidden=(5,), out_dim=out_dim, seed=3, in_dim=data.in_dim)
     obj = objective(data, spec)
-    surface = loss_surface(model, obj, SurfaceConfig(steps=5, span=0.5))
+    surface = loss_surface(model, obj, SurfaceConfig(points=5, span=0.5))
     loop = loop_losses(model, obj, grid_thetas(surface)).reshape(5, 5)
     np.testing.assert_allclose(surface.values, loop.numpy(), **TIGHT)
 
@@ -194,7 +195,7 @@ def test_loss_path_broadcast_or_vmap(key, broadcast):
 
 def test_chunk_sizes_give_the_same_values_and_gradients(moons_case):
     model, obj = moons_case
-    config = SurfaceConfig(steps=6, span=1.0, seed=1)
+    config = SurfaceConfig(points=6, span=1.0, seed=1)
     runs = [loss_surface(model, obj, config, chunk=c) for c in (1, 7, 36)]
     for other in runs[1:]:
         for name in ("values", "grad_alpha", "grad_beta"):
@@ -209,7 +210,7 @@ def test_chunk_size_respects_the_memory_budget(moons_case):
     assert f.chunk_size(budget_mib=1e-9, total=10) == 1
     assert f.chunk_size(budget_mib=256, total=3) == 3
     with pytest.raises(ValueError, match="chunk must be a positive integer"):
-        loss_surface(model, obj, SurfaceConfig(steps=5), chunk=0)
+        loss_surface(model, obj, SurfaceConfig(points=5), chunk=0)
 
 
 def test_a_loss_that_cannot_be_batched_is_named(moons_case):
@@ -217,7 +218,7 @@ def test_a_loss_that_cannot_be_batched_is_named(moons_case):
     scalar = lambda p, t, reduction="mean": torch.tensor(float(p.sum()))  # .item-style escape
     with pytest.raises(ValueError, match="cannot be batched"):
         loss_surface(
-            model, Objective(x=obj.x, target=obj.target, fn=scalar), SurfaceConfig(steps=5)
+            model, Objective(x=obj.x, target=obj.target, fn=scalar), SurfaceConfig(points=5)
         )
 
 
@@ -282,7 +283,7 @@ def test_hessian_eigenpairs_of_an_mlp_match_the_full_hessian(moons_case):
     top = exact[exact.abs().argsort(descending=True)[:2]]
     vals, dirs = hessian_eigenpairs(model, obj, k=2, iters=theta.numel())
     np.testing.assert_allclose(vals.numpy(), top.numpy(), rtol=1e-8)
-    surface = loss_surface(model, obj, SurfaceConfig(axes="hessian", steps=5, span=1e-3))
+    surface = loss_surface(model, obj, SurfaceConfig(axes="hessian", points=5, span=1e-3))
     assert surface.eigenvalues == pytest.approx(tuple(top.tolist()), rel=1e-6)
     second = (surface.values[3, 2] - 2 * surface.values[2, 2] + surface.values[1, 2]) / 0.5e-3**2
     assert second == pytest.approx(float(top[0]), rel=1e-3)  # curvature along axis 1 is λ₁
@@ -298,7 +299,7 @@ def _split(model, t):
 
 def test_projection_of_points_in_the_plane_drops_nothing(moons_case):
     model, obj = moons_case
-    surface = loss_surface(model, obj, SurfaceConfig(steps=5, span=1.0))
+    surface = loss_surface(model, obj, SurfaceConfig(points=5, span=1.0))
     coords = np.array([[0.3, -0.2], [0.0, 0.0], [-0.7, 0.9]])
     inside = [surface.theta(a, b) for a, b in coords]
     proj = project_trajectory(model, obj, surface, inside)
@@ -316,14 +317,18 @@ def test_projection_of_points_in_the_plane_drops_nothing(moons_case):
 
 
 def test_pca_surface_of_a_training_run():
-    train_module = pytest.importorskip("explorer.train")
+    train_module = pytest.importorskip("explorer.training")
     TrainConfig, train = train_module.TrainConfig, train_module.train
     records = list(train(TrainConfig(dataset="line", model="line", steps=15, lr=0.1)))
     data = make_dataset("line", n=200)
     model = make_model("line", in_dim=1, out_dim=1)
     obj = mse_objective(data)
     surface = loss_surface(
-        model, obj, SurfaceConfig(axes="pca", steps=7), trajectory=records, centre=records[-1].theta
+        model,
+        obj,
+        SurfaceConfig(axes="pca", points=7),
+        trajectory=records,
+        centre=records[-1].theta,
     )
     proj = project_trajectory(model, obj, surface, records)
     assert sum(surface.explained) == pytest.approx(1, abs=1e-9)  # 2 parameters: the plane is all
@@ -337,10 +342,10 @@ def test_interpolation_and_random_line(moons_case):
     model, obj = moons_case
     theta_a = flat_params(model)
     theta_b = theta_a + np.linspace(-1, 1, theta_a.size)
-    line = interpolation_slice(model, obj, theta_a, theta_b, steps=15, margin=0.2)
+    line = interpolation_slice(model, obj, theta_a, theta_b, points=15, margin=0.2)
     ends = loop_losses(model, obj, [theta_a, theta_b]).numpy()
     np.testing.assert_allclose(line.values[[2, 12]], ends, **TIGHT)  # t = 0 and t = 1
-    rnd = random_line(model, obj, steps=9, span=0.5, seed=3)
+    rnd = random_line(model, obj, points=9, span=0.5, seed=3)
     thetas = rnd.start + rnd.t[:, None] * rnd.direction
     np.testing.assert_allclose(rnd.values, loop_losses(model, obj, thetas).numpy(), **TIGHT)
     h = 1e-5
@@ -392,11 +397,11 @@ def test_values_equal_loss_landscapes_for_the_same_directions(moons_case):
 # --- bad requests ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("steps", [STEPS_RANGE[0] - 1, STEPS_RANGE[1] + 1, 5.5, True, "9"])
-def test_steps_out_of_range(line_case, steps):
+@pytest.mark.parametrize("points", [POINTS_RANGE[0] - 1, POINTS_RANGE[1] + 1, 5.5, True, "9"])
+def test_points_out_of_range(line_case, points):
     model, obj = line_case
     with pytest.raises(ValueError, match=r"\[5, 401\]"):
-        loss_surface(model, obj, SurfaceConfig(axes="params", steps=steps))
+        loss_surface(model, obj, SurfaceConfig(axes="params", points=points))
 
 
 @pytest.mark.parametrize("span", [0, -1.0, float("nan"), float("inf"), "wide"])
@@ -424,11 +429,11 @@ def test_bad_axes_and_names(line_case, moons_case):
     surface = loss_surface(
         net,
         net_obj,
-        SurfaceConfig(axes="params", names=("net.0.weight[1]", "net.2.bias[0]"), steps=5),
+        SurfaceConfig(axes="params", names=("net.0.weight[1]", "net.2.bias[0]"), points=5),
     )
     assert surface.origin == (net.net[0].weight[0, 1].item(), net.net[2].bias[0].item())
-    with pytest.raises(ValueError, match="steps"):
-        interpolation_slice(net, net_obj, flat_params(net), flat_params(net), steps=3)
+    with pytest.raises(ValueError, match="points"):
+        interpolation_slice(net, net_obj, flat_params(net), flat_params(net), points=3)
     with pytest.raises(ValueError, match="span"):
         random_line(net, net_obj, span=-1)
 
@@ -436,7 +441,7 @@ def test_bad_axes_and_names(line_case, moons_case):
 @pytest.mark.parametrize("device", available_devices())  # cpu everywhere; cuda/mps where present
 def test_every_available_device_equals_the_cpu(moons_case, device):
     model, obj = moons_case
-    config = SurfaceConfig(steps=7)
+    config = SurfaceConfig(points=7)
     cpu, gpu = loss_surface(model, obj, config), loss_surface(model, obj, config, device=device)
     np.testing.assert_allclose(gpu.values, cpu.values, **TIGHT)
     np.testing.assert_allclose(gpu.grad_alpha, cpu.grad_alpha, **TIGHT)
@@ -446,11 +451,11 @@ def test_centre_and_trajectory_are_checked(moons_case):
     model, obj = moons_case
     theta = flat_params(model)
     with pytest.raises(ValueError, match="centre must be 59 finite"):
-        loss_surface(model, obj, SurfaceConfig(steps=5), centre=theta[:-1])
+        loss_surface(model, obj, SurfaceConfig(points=5), centre=theta[:-1])
     with pytest.raises(ValueError, match="flat theta of 59"):
-        loss_surface(model, obj, SurfaceConfig(axes="pca", steps=5), trajectory=[theta[:3]])
+        loss_surface(model, obj, SurfaceConfig(axes="pca", points=5), trajectory=[theta[:3]])
     diverged = [theta, theta + 0.1, np.full_like(theta, np.nan)]
-    surface = loss_surface(model, obj, SurfaceConfig(steps=5))
+    surface = loss_surface(model, obj, SurfaceConfig(points=5))
     proj = project_trajectory(model, obj, surface, diverged)
     np.testing.assert_array_equal(proj.step, [0, 1])  # the non-finite step is left out, visibly
 

@@ -8,10 +8,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from explorer import seed_bugs
-from explorer.findings import Finding
-from explorer.lesson_quotes import QUOTES, SEED_FILES
-from explorer.lessons import FIGURE_KINDS, LESSONS, LessonResult, get_lesson, run_lesson
+from explorer.doctor.findings import Finding
+from explorer.lessons import (
+    FIGURE_KINDS,
+    LESSONS,
+    LessonResult,
+    classic,
+    get_lesson,
+    run_lesson,
+    seed_000,
+    seed_002,
+    seed_003,
+)
+from explorer.lessons.kit import SEED_FILES
 
 # The four seed articles, kept with the tests so the quote check runs in any clone; the copies
 # must match ../shared/seeds wherever that is beside the checkout.
@@ -39,7 +48,9 @@ EXPECTED = {
     "zero_one_vs_sigmoid": ("zero_gradient", "gradient norm 0, 0, 0"),
     "step_activation": ("zero_gradient", "net.0.weight.grad norm 0, net.0.bias.grad norm 0"),
 }
-BUGGY_NAMES = {  # a name the quoted seed code and explorer.seed_bugs share
+ARTICLES = {"000": seed_000, "002": seed_002, "003": seed_003, "classic": classic}
+QUOTED = [lesson for lesson in LESSONS if lesson.seed_id != "classic"]
+BUGGY_NAMES = {  # a name the quoted seed code and its article's module share
     "weighted_mse_broadcast": "WeightedMSE",
     "weighted_ce_per_sample": "WeightedCrossEntropyLoss",
     "matrix_power_backward": "SpectralNormalizationFunction",
@@ -93,7 +104,15 @@ def test_lesson_texts(lesson):
     ast.parse(lesson.fixed_code)  # our fix is real Python source (parsed, never run from text)
     if lesson.key in BUGGY_NAMES:
         name = BUGGY_NAMES[lesson.key]
-        assert name in lesson.seed_code and hasattr(seed_bugs, name)
+        assert name in lesson.seed_code and hasattr(ARTICLES[lesson.seed_id], name)
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.key)
+def test_each_lesson_lives_in_its_articles_module(lesson):
+    article = ARTICLES[lesson.seed_id]
+    assert article.SEED_ID == lesson.seed_id
+    assert lesson.run.__module__.startswith(article.__name__)
+    assert (lesson.seed_id == "classic") == (lesson.excerpts == ())
 
 
 def test_the_kept_seed_articles_are_the_shared_ones():
@@ -103,12 +122,12 @@ def test_the_kept_seed_articles_are_the_shared_ones():
         assert kept == {p.name: p.read_text() for p in SHARED_SEEDS.glob("*.txt")}
 
 
-@pytest.mark.parametrize("key", list(QUOTES))
-def test_quotes_are_verbatim_from_the_seed(key):
-    seed_id, pieces = QUOTES[key]
-    text = (SEEDS / SEED_FILES[seed_id]).read_text()
-    for piece in pieces:
+@pytest.mark.parametrize("lesson", QUOTED, ids=lambda lesson: lesson.key)
+def test_quotes_are_verbatim_from_the_seed(lesson):
+    text = (SEEDS / SEED_FILES[lesson.seed_id]).read_text()
+    for piece in lesson.excerpts:
         assert piece.rstrip("\n") in text
+        assert piece.rstrip("\n") in lesson.seed_code
 
 
 def test_the_numbers_behind_the_pictures():

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+import explorer.expression
 from explorer.data import make_dataset
-from explorer.train import train
-from explorer.views import ViewConfig
+from explorer.training import train
+from explorer.views.landscape import ViewConfig
 from tests.apptest import array, figures, open_page, problems, trace
 
 SMALL = {"steps": "11", "train_steps": "20"}  # a small grid and a short run keep each render quick
@@ -140,3 +141,14 @@ def test_an_unavailable_device_is_explained():
     at.session_state["device"] = "cuda"
     at.run()
     assert any("not available" in i.value for i in at.info)
+
+
+def test_a_typed_formula_is_parsed_once_by_the_widgets_and_once_by_the_view(monkeypatch):
+    texts, parse = [], explorer.expression.parse
+    monkeypatch.setattr(
+        explorer.expression, "parse", lambda text: texts.append(text) or parse(text)
+    )
+    formula = "mean(abs(r)**2.5)"  # unique here: no earlier render has cached its view
+    at = open_page("landscape", {"loss": "custom", "expr": formula, "compare": "true", **SMALL})
+    assert problems(at) == [] and {"surface_0", "surface_1"} <= set(figures(at))
+    assert texts == [formula, formula]  # the loss picker's check, then the view's one get_loss

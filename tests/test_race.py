@@ -1,5 +1,7 @@
 """explorer.race: lock-step runs equal solo runs, share their start, stop, thin and tabulate."""
 
+import ast
+import inspect
 import threading
 
 import numpy as np
@@ -8,8 +10,8 @@ import pytest
 import explorer.race as race_module
 from explorer.data import DATASETS
 from explorer.losses import LOSSES
-from explorer.race import WORK, Race, live_ticks, losses_for_data, race_configs, run_name
-from explorer.train import TrainConfig, check_fit, train
+from explorer.race import WORK, Race, live_ticks, race_configs, run_name
+from explorer.training import TrainConfig, check_fit, losses_for_data, train
 
 BASE = TrainConfig(dataset="line", loss="mse", optimizer="sgd", lr=0.05, steps=30, device="cpu")
 
@@ -169,9 +171,10 @@ def test_many_parameters_thin_the_records_but_keep_every_step_and_the_last(monke
     assert steps.tolist() == [r.step for r in run.records] and theta.shape == (9, 2)
 
 
-def test_fit_draws_the_latest_parameters():
-    race = Race({"a": BASE})
-    race.advance()
-    w, b = race.runs["a"].records[-1].theta
-    grid = race.fit("a", steps=9)["predict_grid"]
-    np.testing.assert_allclose(grid["y"], w * grid["x"] + b, rtol=1e-6, atol=1e-6)
+def test_the_engine_imports_no_view_model():
+    """Pictures of a run come from explorer.views.fit.race_fit; the race itself draws nothing."""
+    tree = ast.parse(inspect.getsource(race_module))
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert names and not [m for m in names if m.startswith(("explorer.views", "streamlit"))]
+    assert not hasattr(Race, "fit")

@@ -4,10 +4,10 @@ import threading
 
 import torch
 
-from explorer.lesson_kit import seeded
+from explorer.lessons.kit import seeded
 from explorer.models import make_model
 from explorer.rng import global_seed
-from explorer.train import TrainConfig, build
+from explorer.training import TrainConfig, build
 
 THREADS, ROUNDS = 6, 40
 
@@ -56,4 +56,4 @@ def test_models_built_in_many_threads_at_once_match_their_seed():
 def test_build_gives_the_same_start_for_the_same_seed():
     cfg = TrainConfig(dataset="moons", model="mlp", loss="bce_logits", seed=3)
     first, second = build(cfg), build(cfg)
-    assert torch.equal(theta(first[1]), theta(second[1]))
+    assert torch.equal(theta(first.model), theta(second.model))

@@ -1,8 +1,9 @@
 """No code path runs text as code: the app's source has no eval/exec/compile/pickle of input.
 
-Walks the AST of every .py file the server runs (app.py, pages/, explorer/) and flags calls that
-turn data into code or objects; `re.compile`, `torch.compile`, `model.eval()` and
-`ast.literal_eval` are fine. The checker itself is tested on snippets, so it can fail.
+Walks the AST of every .py file the server runs (app.py, app_pages/, explorer/), and of the
+command-line bench/ (which may spawn a subprocess), and flags calls that turn data into code or
+objects; `re.compile`, `torch.compile`, `model.eval()` and `ast.literal_eval` are fine. The
+checker itself is tested on snippets, so it can fail.
 """
 
 import ast
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVED = [ROOT / "app.py", *sorted((ROOT / "pages").rglob("*.py"))]
+SERVED = [ROOT / "app.py", *sorted((ROOT / "app_pages").rglob("*.py"))]
 SERVED += sorted((ROOT / "explorer").rglob("*.py"))
 
 BUILTINS = {"eval", "exec", "compile", "__import__", "breakpoint"}
@@ -19,7 +20,9 @@ DESERIALIZERS = {"pickle", "cPickle", "marshal", "dill", "cloudpickle", "shelve"
 SHELL = {("os", "system"), ("os", "popen"), ("yaml", "load"), ("yaml", "unsafe_load")}
 TEXT_TO_EXPR = {"sympify", "parse_expr"}  # sympy evaluates the string with eval
 IMPORTERS = {("importlib", "import_module"), ("builtins", "__import__")}
-CLI_ONLY = ROOT / "explorer" / "bench"  # a command-line tool the server never imports: may spawn
+CLI_ONLY = ROOT / "bench"  # a command-line tool the server never imports: may spawn
+CLI = sorted(CLI_ONLY.rglob("*.py"))
+OWN_PACKAGES = ("explorer.", "bench.")  # f-string import targets under these are fixed modules
 
 
 def _dotted(node: ast.AST) -> tuple[str, ...]:
@@ -33,12 +36,12 @@ def _dotted(node: ast.AST) -> tuple[str, ...]:
 
 
 def _fixed_module(args: list[ast.expr]) -> bool:
-    """An import target that is a literal, or an f-string starting with "explorer."."""
+    """An import target that is a literal, or an f-string starting with one of OWN_PACKAGES."""
     if args and isinstance(args[0], ast.Constant) and isinstance(args[0].value, str):
         return True
     if args and isinstance(args[0], ast.JoinedStr) and args[0].values:
         head = args[0].values[0]
-        return isinstance(head, ast.Constant) and str(head.value).startswith("explorer.")
+        return isinstance(head, ast.Constant) and str(head.value).startswith(OWN_PACKAGES)
     return False
 
 
@@ -104,6 +107,7 @@ def problems(source: str, filename: str = "<snippet>", cli: bool = False) -> lis
         "sympy.sympify(text)",
         "parse_expr(text)",
         "importlib.import_module(user_module)",
+        "importlib.import_module(f'{package}.{name}')",
         "torch.load(path)",
         "torch.load(path, weights_only=False)",
     ],
@@ -123,7 +127,8 @@ def test_checker_flags(snippet):
         "yaml.safe_load(text)",
         "torch.load(path, weights_only=True)",
         "importlib.import_module('explorer.expression')",
-        "importlib.import_module(f'explorer.bench.{name}')",
+        "importlib.import_module(f'explorer.{name}')",
+        "importlib.import_module(f'bench.{name}')",
         "evaluate(x)",
     ],
 )
@@ -137,9 +142,9 @@ def test_cli_tools_may_spawn_but_not_eval():
 
 
 def test_served_sources_never_run_text_as_code():
-    assert len(SERVED) > 3, "the source tree was not found"
+    assert len(SERVED) > 3 and CLI, "the source tree was not found"
     found = []
-    for path in SERVED:
+    for path in SERVED + CLI:
         cli = CLI_ONLY in path.parents
         found += problems(path.read_text(), str(path.relative_to(ROOT)), cli=cli)
     assert not found, "\n".join(found)

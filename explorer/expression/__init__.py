@@ -22,22 +22,26 @@ reduced by `reduction`. `weights` (N,) multiply the per-element values before re
 """
 
 import ast
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
+from torch import Tensor
 
 from explorer.losses.spec import (
+    EXPRESSION_PREFIX,
     REDUCTIONS,
     REGRESSION,
     LossSpec,
     Param,
+    Reduction,
     check_broadcast,
     reduce_loss,
     sample_weights,
 )
 
-from .build import CONSTANTS, FUNCTIONS, MIXED, REDUCERS, VARIABLES, Builder, Env
+from .build import CONSTANTS, FUNCTIONS, MIXED, REDUCERS, VARIABLES, Builder, Closure, Env, Kind
 from .latex import to_latex
 from .parse import ExpressionError, fail, parse
 
@@ -66,11 +70,15 @@ class CompiledLoss:
 
     text: str
     params: tuple[str, ...]
-    kind: str
+    kind: Kind
     tree: ast.expr = field(repr=False, compare=False)
-    root: Callable = field(repr=False, compare=False)
+    root: Closure = field(repr=False, compare=False)
 
-    def __reduce__(self):  # closures do not pickle: rebuild from the text (st.cache_data pickles)
+    def __reduce__(
+        self,
+    ) -> tuple[
+        Callable[[str], "CompiledLoss"], tuple[str]
+    ]:  # closures do not pickle: rebuild from the text (st.cache_data pickles)
         return compile_loss, (self.text,)
 
     @property
@@ -78,7 +86,15 @@ class CompiledLoss:
         """Whether reduction="none" gives one value per element (False when it mixes samples)."""
         return self.kind != MIXED
 
-    def __call__(self, pred, target, *, reduction="mean", weights=None, **params) -> torch.Tensor:
+    def __call__(
+        self,
+        pred: Tensor,
+        target: Tensor,
+        *,
+        reduction: Reduction = "mean",
+        weights: Tensor | None = None,
+        **params: float | Tensor,
+    ) -> Tensor:
         if reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
         env = self._env(pred, target, params)
@@ -95,10 +111,11 @@ class CompiledLoss:
         values = torch.broadcast_to(self.root(env), env.values["pred"].shape)
         if weights is not None:
             values = values * sample_weights(weights, values)
-        own = self.kind if self.kind in REDUCERS and reduction != "none" else reduction
-        return reduce_loss(values, own)
+        if reduction != "none" and (self.kind == "mean" or self.kind == "sum"):
+            reduction = self.kind  # a mean (sum) of per-element terms keeps its own reduction
+        return reduce_loss(values, reduction)
 
-    def _env(self, pred, target, params) -> Env:
+    def _env(self, pred: Tensor, target: Tensor, params: Mapping[str, object]) -> Env:
         pred, target = torch.as_tensor(pred), torch.as_tensor(target)
         dtype = pred.dtype if pred.is_floating_point() else torch.get_default_dtype()
         pred, target = pred.to(dtype), target.to(dtype)
@@ -110,7 +127,8 @@ class CompiledLoss:
         return Env(values, dtype, pred.device, per_element=self.elementwise)
 
 
-def _parameter(name: str, value, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+def _parameter(name: str, value: Any, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """value (a number or a 0-d tensor; anything else is an ExpressionError) as a 0-d tensor."""
     if isinstance(value, torch.Tensor):
         if value.dim() != 0:
             fail(f"parameter `{name}` must be one number, got shape {tuple(value.shape)}", None)
@@ -141,7 +159,7 @@ def to_spec(text: str) -> LossSpec:
     if not loss.elementwise:
         notes += " It mixes samples (mean/sum inside a non-linear term): no per-sample curve."
     return LossSpec(
-        key=f"expr:{text}",
+        key=EXPRESSION_PREFIX + text,
         name=f"Custom: {text.strip()}",
         formula=to_latex(loss.tree),
         params=params,

@@ -12,9 +12,11 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Final, Literal, NoReturn
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
 from .parse import fail
 
@@ -23,21 +25,25 @@ VARIABLES = ("pred", "target", "r")
 RESERVED = ("reduction", "weights", "self")  # the loss's own keyword arguments
 CONSTANTS = {"pi": math.pi, "e": math.e}
 NAME_RULE = re.compile(r"[a-z][a-z0-9_]{0,15}")
-CONST, FREE, ELEM, MIXED = "const", "free", "elem", "mixed"
-REDUCERS = ("mean", "sum")
-_PER_ELEMENT = (CONST, FREE, ELEM)  # in order: a combination takes the last of its parts
-_SCALAR = (CONST, FREE)
+Kind = Literal["const", "free", "elem", "mean", "sum", "mixed"]
+CONST: Final = "const"
+FREE: Final = "free"
+ELEM: Final = "elem"
+MIXED: Final = "mixed"
+REDUCERS: Final = ("mean", "sum")
+_PER_ELEMENT: tuple[Kind, ...] = (CONST, FREE, ELEM)  # in order: a combination takes the last
+_SCALAR: tuple[Kind, ...] = (CONST, FREE)
 
 
-def _clamp(x, lo, hi):
+def _clamp(x: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
     return torch.clamp(*torch.broadcast_tensors(x, lo, hi))
 
 
-def _where(cond, a, b):
+def _where(cond: Tensor, a: Tensor, b: Tensor) -> Tensor:
     return torch.where(cond != 0, a, b)
 
 
-FUNCTIONS: dict[str, tuple[Callable, tuple[str, ...]]] = {
+FUNCTIONS: dict[str, tuple[Callable[..., Tensor], tuple[str, ...]]] = {
     "abs": (torch.abs, ("x",)),
     "sqrt": (torch.sqrt, ("x",)),
     "exp": (torch.exp, ("x",)),
@@ -56,16 +62,28 @@ FUNCTIONS: dict[str, tuple[Callable, tuple[str, ...]]] = {
     "mean": (torch.mean, ("x",)),
     "sum": (torch.sum, ("x",)),
 }
-_ARITHMETIC = {ast.Add: torch.add, ast.Sub: torch.sub, ast.Mult: torch.mul, ast.Div: torch.div}
-_ARITHMETIC[ast.Pow] = torch.pow
-_COMPARISONS = {ast.Lt: torch.lt, ast.LtE: torch.le, ast.Gt: torch.gt, ast.GtE: torch.ge}
-_COMPARISONS |= {ast.Eq: torch.eq, ast.NotEq: torch.ne}
-_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_ARITHMETIC: dict[type[ast.operator], Callable[..., Tensor]] = {
+    ast.Add: torch.add,
+    ast.Sub: torch.sub,
+    ast.Mult: torch.mul,
+    ast.Div: torch.div,
+    ast.Pow: torch.pow,
+}
+_COMPARISONS: dict[type[ast.cmpop], Callable[..., Tensor]] = {
+    ast.Lt: torch.lt,
+    ast.LtE: torch.le,
+    ast.Gt: torch.gt,
+    ast.GtE: torch.ge,
+    ast.Eq: torch.eq,
+    ast.NotEq: torch.ne,
+}
+_SYMBOLS: dict[type[ast.AST], str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+_SYMBOLS[ast.Pow] = "**"
 _SYMBOLS |= {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|"}
 _SYMBOLS |= {ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>", ast.In: "in", ast.NotIn: "in"}
 _SYMBOLS |= {ast.Is: "is", ast.IsNot: "is", ast.Not: "not", ast.Invert: "~"}
 _HINTS = {"max": "maximum", "min": "minimum", "ln": "log", "clip": "clamp", "pow": "**"}
-_REFUSED = {
+_REFUSED: dict[type[ast.AST], str] = {
     ast.Subscript: "subscripts (`x[...]`) are not allowed",
     ast.Lambda: "lambdas are not allowed",
     ast.NamedExpr: "assignments (`:=`) are not allowed",
@@ -91,17 +109,18 @@ class Env:
     per_element: bool  # mean/sum pass their argument through (one sample's share of the loss)
 
 
+Closure = Callable[[Env], Tensor]  # a built node: its value in an Env
 _STATIC = Env({}, torch.float64, torch.device("cpu"), per_element=False)
 
 
-def _join(*kinds: str) -> str:
+def _join(*kinds: Kind) -> Kind:
     """The kind of a non-linear combination: any mean/sum inside makes it mixed."""
     if any(k not in _PER_ELEMENT for k in kinds):
         return MIXED
     return max(kinds, key=_PER_ELEMENT.index)
 
 
-def _linear(op: type, a: str, b: str) -> str:
+def _linear(op: type[ast.operator], a: Kind, b: Kind) -> Kind:
     """The kind of a op b for + - * /: means (sums) survive adding means (sums) and scaling.
 
     mean(A) + k = mean(A + k), but sum(A) + k ≠ sum(A + k): only means absorb scalars.
@@ -117,39 +136,50 @@ def _linear(op: type, a: str, b: str) -> str:
     return a if op is ast.Div and b in _SCALAR else MIXED
 
 
-def _constant(value: float) -> Callable:
+def _constant(value: float) -> Closure:
     return lambda env: torch.tensor(value, dtype=env.dtype, device=env.device)
 
 
-def _lookup(name: str) -> Callable:
+def _lookup(name: str) -> Closure:
     return lambda env: env.values[name]
 
 
 class Builder:
     """Walks a parsed tree: checks each node and returns (closure over an Env, kind)."""
 
-    def __init__(self, flat: str, cut: int):
-        self.text, self.cut, self.params = flat, cut, []
-        self._methods = {ast.Constant: self._number, ast.Name: self._name, ast.Call: self._call}
-        self._methods |= {ast.UnaryOp: self._unary, ast.BinOp: self._binary}
-        self._methods[ast.Compare] = self._compare
+    def __init__(self, flat: str, cut: int) -> None:
+        self.text, self.cut = flat, cut
+        self.params: list[str] = []  # parameter names, in order of first use
+        self._methods: dict[type[ast.expr], Callable[[Any], tuple[Closure, Kind]]] = {
+            ast.Constant: self._number,
+            ast.Name: self._name,
+            ast.Call: self._call,
+            ast.UnaryOp: self._unary,
+            ast.BinOp: self._binary,
+            ast.Compare: self._compare,
+        }
 
-    def col(self, node: ast.AST) -> int:
+    def col(self, node: ast.expr | ast.keyword) -> int:
+        """The 1-based column of node in the text."""
         return node.col_offset + 1 + self.cut
 
-    def build(self, node: ast.AST) -> tuple[Callable, str]:
+    def end(self, node: ast.expr) -> int:
+        """Where node ends, as an index into the text (ast.parse always sets the end)."""
+        return (node.end_col_offset or 0) + self.cut
+
+    def build(self, node: ast.expr) -> tuple[Closure, Kind]:
         method = self._methods.get(type(node))
         return method(node) if method else self._refuse(node)
 
-    def _refuse(self, node: ast.AST):
+    def _refuse(self, node: ast.expr) -> NoReturn:
         if isinstance(node, ast.Attribute):
-            dot = self.text.rfind(".", 0, node.end_col_offset + self.cut - len(node.attr))
+            dot = self.text.rfind(".", 0, self.end(node) - len(node.attr))
             fail(f"attribute access (`.{node.attr}`) is not allowed", dot + 1)
         fail(_REFUSED.get(type(node), f"`{type(node).__name__}` is not allowed"), self.col(node))
 
-    def _number(self, node: ast.Constant):
+    def _number(self, node: ast.Constant) -> tuple[Closure, Kind]:
         value, col = node.value, self.col(node)
-        source = self.text[col - 1 : node.end_col_offset + self.cut][:20]
+        source = self.text[col - 1 : self.end(node)][:20]
         if isinstance(value, str | bytes):
             fail("strings are not allowed", col)
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -158,7 +188,7 @@ class Builder:
             fail(f"number `{source}` is too large (at most {MAX_CONSTANT:g})", col)
         return _constant(float(value)), CONST
 
-    def _name(self, node: ast.Name):
+    def _name(self, node: ast.Name) -> tuple[Closure, Kind]:
         name, col = node.id, self.col(node)
         if name in VARIABLES:
             return _lookup(name), ELEM
@@ -185,7 +215,7 @@ class Builder:
         if name in RESERVED:
             fail(f"`{name}` is reserved (an argument of the loss), pick another name", col)
 
-    def _unary(self, node: ast.UnaryOp):
+    def _unary(self, node: ast.UnaryOp) -> tuple[Closure, Kind]:
         if not isinstance(node.op, ast.USub | ast.UAdd):
             fail(f"`{_SYMBOLS[type(node.op)]}` is not supported", self.col(node))
         operand, kind = self.build(node.operand)
@@ -193,9 +223,9 @@ class Builder:
             return operand, kind
         return (lambda env: torch.neg(operand(env))), kind
 
-    def _binary(self, node: ast.BinOp):
+    def _binary(self, node: ast.BinOp) -> tuple[Closure, Kind]:
         op, symbol = type(node.op), _SYMBOLS.get(type(node.op), "?")
-        between = (node.left.end_col_offset + self.cut, node.right.col_offset + self.cut)
+        between = (self.end(node.left), node.right.col_offset + self.cut)
         col = self.text.find(symbol, *between) + 1 or self.col(node)
         if op not in _ARITHMETIC:
             fail(f"operator `{symbol}` is not supported (use + - * / **)", col)
@@ -208,7 +238,7 @@ class Builder:
         kind = _join(a, b) if op is ast.Pow else _linear(op, a, b)
         return (lambda env: fn(left(env), right(env))), kind
 
-    def _compare(self, node: ast.Compare):
+    def _compare(self, node: ast.Compare) -> tuple[Closure, Kind]:
         for op in node.ops:
             if type(op) not in _COMPARISONS:
                 symbol = _SYMBOLS[type(op)]
@@ -217,13 +247,13 @@ class Builder:
         pairs = list(zip(node.ops, built, built[1:], strict=False))
         tests = [(_COMPARISONS[type(op)], a, b) for op, (a, _), (b, _) in pairs]
 
-        def compare(env):  # a < b < c is (a < b)·(b < c)
+        def compare(env: Env) -> Tensor:  # a < b < c is (a < b)·(b < c)
             masks = [test(a(env), b(env)).to(env.dtype) for test, a, b in tests]
             return math.prod(masks[1:], start=masks[0])
 
         return compare, _join(*(k for _, k in built))
 
-    def _call(self, node: ast.Call):
+    def _call(self, node: ast.Call) -> tuple[Closure, Kind]:
         name = self._function_name(node)
         fn, arg_names = FUNCTIONS[name]
         for kw in node.keywords:
@@ -236,7 +266,8 @@ class Builder:
         args = [c for c, _ in built]
         if name in REDUCERS:  # of a scalar it is the scalar itself
             ((inner, kind),) = built
-            kind = name if kind == ELEM else kind if kind in _SCALAR else MIXED
+            reducer: Kind = "mean" if name == "mean" else "sum"
+            kind = reducer if kind == ELEM else kind if kind in _SCALAR else MIXED
             return (lambda env: inner(env) if env.per_element else fn(inner(env))), kind
         return (lambda env: fn(*[a(env) for a in args])), _join(*(k for _, k in built))
 

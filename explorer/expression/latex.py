@@ -5,6 +5,7 @@ loosely than its place needs. Inside mean/sum the sample variables get a subscri
 """
 
 import ast
+from typing import NoReturn
 
 ADD, MUL, UNARY, POW, ATOM = 1, 2, 3, 4, 5
 _VARIABLES = {"pred": r"\hat{y}", "target": "y", "r": "r"}
@@ -51,8 +52,14 @@ def _wrap(pair: tuple[str, int], least: int) -> str:
     return text if prec >= least else rf"\left({text}\right)"
 
 
+def _unchecked(node: ast.AST) -> NoReturn:
+    raise ValueError(f"to_latex takes a checked tree; `{type(node).__name__}` is not in one")
+
+
 def _tex(node: ast.expr, indexed: bool) -> tuple[str, int]:
     if isinstance(node, ast.Constant):
+        if not isinstance(node.value, int | float):
+            _unchecked(node)
         return _number(node.value), ATOM
     if isinstance(node, ast.Name):
         return _name(node.id, indexed), ATOM
@@ -63,7 +70,9 @@ def _tex(node: ast.expr, indexed: bool) -> tuple[str, int]:
         return _binop(node, indexed)
     if isinstance(node, ast.Compare):
         return rf"\left[{_condition(node, indexed)}\right]", ATOM
-    return _call(node, indexed)
+    if isinstance(node, ast.Call):
+        return _call(node, indexed)
+    _unchecked(node)
 
 
 def _binop(node: ast.BinOp, indexed: bool) -> tuple[str, int]:
@@ -93,6 +102,8 @@ def _condition(node: ast.expr, indexed: bool) -> str:
 
 
 def _call(node: ast.Call, indexed: bool) -> tuple[str, int]:
+    if not isinstance(node.func, ast.Name):
+        _unchecked(node.func)
     name = node.func.id
     if name in ("mean", "sum"):
         return _CALLS[name].format(_wrap(_tex(node.args[0], True), MUL)), ADD

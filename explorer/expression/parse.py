@@ -8,6 +8,7 @@ must be short plain ASCII; after it, the tree must be small and shallow. Every r
 import ast
 import re
 import warnings
+from typing import NoReturn
 
 MAX_CHARS, MAX_NODES, MAX_DEPTH = 500, 200, 30
 
@@ -28,21 +29,21 @@ _NOT_OPERATORS = "@%&|^~$?`;"
 class ExpressionError(ValueError):
     """A custom-loss expression that cannot be used; `col` is its 1-based column, or None."""
 
-    def __init__(self, message: str, col: int | None = None):
+    def __init__(self, message: str, col: int | None = None) -> None:
         super().__init__(message)
         self.col = col
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type["ExpressionError"], tuple[str, int | None]]:
         return type(self), (str(self), self.col)
 
 
-def fail(what: str, col: int | None, hint: str = ""):
+def fail(what: str, col: int | None, hint: str = "") -> NoReturn:
     """Raise ExpressionError("<what> at column <col>; <hint>")."""
     where = f" at column {col}" if col is not None else ""
     raise ExpressionError(what + where + (f"; {hint}" if hint else ""), col)
 
 
-def parse(text) -> tuple[ast.expr, str, int]:
+def parse(text: object) -> tuple[ast.expr, str, int]:
     """The checked tree's body, the text on one line, and how many leading blanks were cut.
 
     Columns in the tree are relative to the cut text: column = col_offset + 1 + cut.
@@ -84,7 +85,8 @@ def _refuse_characters(text: str) -> None:
 
 def _check_size(body: ast.expr, cut: int) -> None:
     """Refuse trees with too many parts or nested too deeply, without recursing."""
-    count, stack = 0, [(body, 1)]
+    count = 0
+    stack: list[tuple[ast.AST, int]] = [(body, 1)]
     while stack:
         node, depth = stack.pop()
         count += 1

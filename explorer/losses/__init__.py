@@ -12,12 +12,36 @@ import torch
 from .classification import SPECS as _CLASSIFICATION
 from .regression import SPECS as _REGRESSION
 from .seeded import SPECS as _SEEDED
-from .spec import TASKS, LossSpec, Param, reduce_loss
+from .spec import (
+    EXPRESSION_PREFIX,
+    REDUCTIONS,
+    TASKS,
+    Link,
+    LossFn,
+    LossKind,
+    LossSpec,
+    Param,
+    Reduction,
+    Target,
+    Task,
+    XAxis,
+    reduce_loss,
+)
 
 __all__ = [
+    "EXPRESSION_PREFIX",
     "LOSSES",
+    "REDUCTIONS",
+    "TASKS",
+    "Link",
+    "LossFn",
+    "LossKind",
     "LossSpec",
     "Param",
+    "Reduction",
+    "Target",
+    "Task",
+    "XAxis",
     "curve_inputs",
     "encode_target",
     "get_loss",
@@ -27,7 +51,6 @@ __all__ = [
 
 LOSSES: dict[str, LossSpec] = {s.key: s for s in (*_REGRESSION, *_SEEDED, *_CLASSIFICATION)}
 
-EXPRESSION_PREFIX = "expr:"
 CURVE_CLASSES = 3  # multiclass curves move the true class's logit among this many
 
 
@@ -54,7 +77,7 @@ def _expression_spec(text: str) -> LossSpec:
     return expression.to_spec(text)
 
 
-def losses_for(task: str) -> list[str]:
+def losses_for(task: Task) -> list[str]:
     """Catalogue keys whose spec is for this task."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")

@@ -2,26 +2,42 @@
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
-from .spec import LossSpec, Param, check_broadcast, reduce_loss, torch_twin
+from .spec import LossKind, LossSpec, Param, Reduction, check_broadcast, reduce_loss, torch_twin
 
-BINARY_01 = {"task": "binary", "x_axis": "margin", "link": "identity", "target": "01"}
-BINARY_PM1 = {**BINARY_01, "target": "pm1"}
-MULTICLASS = {"task": "multiclass", "x_axis": "logit", "link": "identity", "target": "class"}
+BINARY_01: LossKind = {"task": "binary", "x_axis": "margin", "link": "identity", "target": "01"}
+BINARY_PM1: LossKind = {**BINARY_01, "target": "pm1"}
+MULTICLASS: LossKind = {
+    "task": "multiclass",
+    "x_axis": "logit",
+    "link": "identity",
+    "target": "class",
+}
 
 
-def _margin(pred, target):
+def _margin(pred: Tensor, target: Tensor) -> Tensor:
     check_broadcast(pred, target, "target")
     return target * pred
 
 
-def bce_logits(pred, target, *, reduction="mean", weights=None):
+def bce_logits(
+    pred: Tensor, target: Tensor, *, reduction: Reduction = "mean", weights: Tensor | None = None
+) -> Tensor:
     """Binary cross-entropy on logits: log(1 + e^ŷ) − yŷ = log(1 + e^(−m)) for y ∈ {0, 1}."""
     check_broadcast(pred, target, "target")
     return reduce_loss(F.softplus(pred) - pred * target, reduction)
 
 
-def focal(pred, target, *, reduction="mean", weights=None, gamma=2.0, alpha=0.25):
+def focal(
+    pred: Tensor,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+    weights: Tensor | None = None,
+    gamma: float = 2.0,
+    alpha: float = 0.25,
+) -> Tensor:
     """Focal loss on logits: −α_t (1 − p_t)^γ log p_t, with (1 − p_t)^γ = exp(γ log σ(−m))."""
     check_broadcast(pred, target, "target")
     nll = F.softplus(pred) - pred * target  # −log p_t
@@ -30,22 +46,45 @@ def focal(pred, target, *, reduction="mean", weights=None, gamma=2.0, alpha=0.25
     return reduce_loss(alpha_t * modulation * nll, reduction)
 
 
-def hinge(pred, target, *, reduction="mean", weights=None, margin=0.5):
+def hinge(
+    pred: Tensor,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+    weights: Tensor | None = None,
+    margin: float = 0.5,
+) -> Tensor:
     """Hinge with an extra margin: max(0, 1 − yŷ + margin), y ∈ {−1, +1}."""
     return reduce_loss(F.relu(1 + margin - _margin(pred, target)), reduction)
 
 
-def zero_one(pred, target, *, reduction="mean", weights=None):
+def zero_one(
+    pred: Tensor, target: Tensor, *, reduction: Reduction = "mean", weights: Tensor | None = None
+) -> Tensor:
     """0-1 loss: step(−yŷ) = ½(1 − sign(yŷ)); ½ on the boundary; autograd gives exact zeros."""
     return reduce_loss(0.5 * (1 - torch.sign(_margin(pred, target))), reduction)
 
 
-def sigmoid_margin(pred, target, *, reduction="mean", weights=None, k=5.0):
+def sigmoid_margin(
+    pred: Tensor,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+    weights: Tensor | None = None,
+    k: float = 5.0,
+) -> Tensor:
     """Sigmoid of the negative margin: σ(−k·yŷ), which tends to the 0-1 loss as k grows."""
     return reduce_loss(torch.sigmoid(-k * _margin(pred, target)), reduction)
 
 
-def dice(pred, target, *, reduction="mean", weights=None, smooth=1.0):
+def dice(
+    pred: Tensor,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+    weights: Tensor | None = None,
+    smooth: float = 1.0,
+) -> Tensor:
     """Soft Dice of probabilities: 1 − (2Σpy + s)/(Σp + Σy + s).
 
     "mean" is that set-level Dice, "sum" is it times the number of elements (so sum = N·mean),
@@ -59,7 +98,9 @@ def dice(pred, target, *, reduction="mean", weights=None, smooth=1.0):
     return reduce_loss((1 - overlap / total).expand_as(pred), reduction)
 
 
-def _class_nll(pred, target, class_weights, reduction):
+def _class_nll(
+    pred: Tensor, target: Tensor, class_weights: Tensor | None, reduction: Reduction
+) -> Tensor:
     """−w_y log softmax(ŷ)_y; "mean" divides by Σ w_y as torch's cross_entropy does."""
     if pred.ndim < 1 or target.shape != pred.shape[:-1]:
         raise ValueError(
@@ -73,12 +114,14 @@ def _class_nll(pred, target, class_weights, reduction):
     return reduce_loss(-w * logp, reduction)
 
 
-def cross_entropy(pred, target, *, reduction="mean", weights=None):
+def cross_entropy(
+    pred: Tensor, target: Tensor, *, reduction: Reduction = "mean", weights: Tensor | None = None
+) -> Tensor:
     """Cross-entropy of logits (N, K) and class ids (N,): −log softmax(ŷ)_y."""
     return _class_nll(pred, target, None, reduction)
 
 
-def _class_weights(pred, w0, w1, w2):
+def _class_weights(pred: Tensor, w0: float, w1: float, w2: float) -> Tensor:
     if pred.shape[-1] != 3:
         raise ValueError(
             f"weighted_ce has one weight per class for 3 classes, got {pred.shape[-1]}"
@@ -86,22 +129,47 @@ def _class_weights(pred, w0, w1, w2):
     return pred.new_tensor([w0, w1, w2])
 
 
-def weighted_ce(pred, target, *, reduction="mean", weights=None, w0=1.0, w1=1.0, w2=1.0):
+def weighted_ce(
+    pred: Tensor,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+    weights: Tensor | None = None,
+    w0: float = 1.0,
+    w1: float = 1.0,
+    w2: float = 1.0,
+) -> Tensor:
     """Class-weighted cross-entropy: −w_y log softmax(ŷ)_y; mean = Σ w_y ℓ / Σ w_y."""
     return _class_nll(pred, target, _class_weights(pred, w0, w1, w2), reduction)
 
 
-def _weighted_ce_twin(pred, target, *, reduction="mean", weights=None, w0=1.0, w1=1.0, w2=1.0):
+def _weighted_ce_twin(
+    pred: Tensor,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+    weights: Tensor | None = None,
+    w0: float = 1.0,
+    w1: float = 1.0,
+    w2: float = 1.0,
+) -> Tensor:
     weight = _class_weights(pred, w0, w1, w2)
     return F.cross_entropy(pred, target, weight=weight, reduction=reduction)
 
 
-def _hinge_twin(pred, target, *, reduction="mean", weights=None, margin=0.5):
+def _hinge_twin(
+    pred: Tensor,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+    weights: Tensor | None = None,
+    margin: float = 0.5,
+) -> Tensor:
     zero = torch.zeros_like(pred)
     return F.margin_ranking_loss(pred, zero, target, margin=1 + margin, reduction=reduction)
 
 
-def _class_weight_param(c):
+def _class_weight_param(c: int) -> Param:
     return Param(f"w{c}", 1.0, 0.05, 10.0, 0.05, f"weight of class {c}")
 
 

@@ -4,39 +4,67 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
-from .spec import REGRESSION, LossSpec, Param, reduce_loss, residual, torch_twin
+from .spec import REGRESSION, LossSpec, Param, Reduction, reduce_loss, residual, torch_twin
 
 
-def mse(pred, target, *, reduction="mean", weights=None):
+def mse(
+    pred: Tensor, target: Tensor, *, reduction: Reduction = "mean", weights: Tensor | None = None
+) -> Tensor:
     """Squared error: r²."""
     return reduce_loss(residual(pred, target) ** 2, reduction)
 
 
-def mae(pred, target, *, reduction="mean", weights=None):
+def mae(
+    pred: Tensor, target: Tensor, *, reduction: Reduction = "mean", weights: Tensor | None = None
+) -> Tensor:
     """Absolute error: |r|."""
     return reduce_loss(residual(pred, target).abs(), reduction)
 
 
-def huber(pred, target, *, reduction="mean", weights=None, delta=1.0):
+def huber(
+    pred: Tensor,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+    weights: Tensor | None = None,
+    delta: float = 1.0,
+) -> Tensor:
     """Huber: ½r² for |r| ≤ δ, δ(|r| − ½δ) beyond."""
     a = residual(pred, target).abs()
     return reduce_loss(torch.where(a <= delta, 0.5 * a**2, delta * (a - 0.5 * delta)), reduction)
 
 
-def smooth_l1(pred, target, *, reduction="mean", weights=None, beta=1.0):
+def smooth_l1(
+    pred: Tensor,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+    weights: Tensor | None = None,
+    beta: float = 1.0,
+) -> Tensor:
     """Smooth L1: ½r²/β for |r| < β, |r| − ½β beyond (Huber divided by β)."""
     a = residual(pred, target).abs()
     return reduce_loss(torch.where(a < beta, 0.5 * a**2 / beta, a - 0.5 * beta), reduction)
 
 
-def log_cosh(pred, target, *, reduction="mean", weights=None):
+def log_cosh(
+    pred: Tensor, target: Tensor, *, reduction: Reduction = "mean", weights: Tensor | None = None
+) -> Tensor:
     """log cosh r, computed stably as |r| + softplus(−2|r|) − log 2."""
     a = residual(pred, target).abs()
     return reduce_loss(a + F.softplus(-2 * a) - math.log(2.0), reduction)
 
 
-def quantile(pred, target, *, reduction="mean", weights=None, tau=0.5):
+def quantile(
+    pred: Tensor,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+    weights: Tensor | None = None,
+    tau: float = 0.5,
+) -> Tensor:
     """Pinball loss of the τ-quantile: max(τ(y − ŷ), (τ − 1)(y − ŷ)) = max(−τr, (1 − τ)r)."""
     r = residual(pred, target)
     return reduce_loss(torch.maximum(-tau * r, (1 - tau) * r), reduction)

@@ -1,12 +1,14 @@
 """Regression losses taken from the seed articles (bugs fixed; the bugs live in the tests)."""
 
 import torch
+from torch import Tensor
 
 from ..functions import HandGradWeightedSE, Sin2
 from .spec import (
     REGRESSION,
     LossSpec,
     Param,
+    Reduction,
     check_broadcast,
     reduce_loss,
     residual,
@@ -14,50 +16,82 @@ from .spec import (
 )
 
 
-def scaled_mse(pred, target, *, reduction="mean", weights=None, scale_factor=2.0):
+def scaled_mse(
+    pred: Tensor,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+    weights: Tensor | None = None,
+    scale_factor: float = 2.0,
+) -> Tensor:
     """Scaled MSE: r², multiplied by s where |r| > 1."""
     r = residual(pred, target)
     return reduce_loss(torch.where(r.abs() > 1, scale_factor * r**2, r**2), reduction)
 
 
-def soft_threshold(pred, target, *, reduction="mean", weights=None, k=20.0, t=1.0):
+def soft_threshold(
+    pred: Tensor,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+    weights: Tensor | None = None,
+    k: float = 20.0,
+    t: float = 1.0,
+) -> Tensor:
     """Sigmoid-masked squared error: sigmoid(k(t − |r|))·r²."""
     r = residual(pred, target)
     return reduce_loss(torch.sigmoid(k * (t - r.abs())) * r**2, reduction)
 
 
-def hard_threshold(pred, target, *, reduction="mean", weights=None, t=1.0):
+def hard_threshold(
+    pred: Tensor,
+    target: Tensor,
+    *,
+    reduction: Reduction = "mean",
+    weights: Tensor | None = None,
+    t: float = 1.0,
+) -> Tensor:
     """Hard-masked squared error: [|r| < t]·r² (the mask itself carries no gradient)."""
     r = residual(pred, target)
     return reduce_loss((r.abs() < t).to(r.dtype) * r**2, reduction)
 
 
-def weighted_mse(pred, target, *, reduction="mean", weights=None):
+def weighted_mse(
+    pred: Tensor, target: Tensor, *, reduction: Reduction = "mean", weights: Tensor | None = None
+) -> Tensor:
     """Per-sample weighted squared error: wᵢ·rᵢ², weights (N,) against residuals (N,)."""
     r = residual(pred, target)
     return reduce_loss(sample_weights(weights, r) * r**2, reduction)
 
 
-def hand_grad_weighted_se(pred, target, *, reduction="mean", weights=None):
+def hand_grad_weighted_se(
+    pred: Tensor, target: Tensor, *, reduction: Reduction = "mean", weights: Tensor | None = None
+) -> Tensor:
     """wᵢ·(yᵢ − ŷᵢ)² through `HandGradWeightedSE`, whose backward is hand-written: −2w(y − ŷ)."""
     check_broadcast(pred, target, "target")
     w = sample_weights(weights, pred)
     return reduce_loss(HandGradWeightedSE.apply(pred, target.to(pred), w), reduction)
 
 
-def sin2_function(pred, target, *, reduction="mean", weights=None):
+def sin2_function(
+    pred: Tensor, target: Tensor, *, reduction: Reduction = "mean", weights: Tensor | None = None
+) -> Tensor:
     """Sin2(r/2)² = 4 sin²(r/2) = 2(1 − cos r), through the `Sin2` autograd.Function."""
     r = residual(pred, target)
     return reduce_loss(Sin2.apply(0.5 * r) ** 2, reduction)
 
 
-def proxy_round(pred, target, *, reduction="mean", weights=None):
+def proxy_round(
+    pred: Tensor, target: Tensor, *, reduction: Reduction = "mean", weights: Tensor | None = None
+) -> Tensor:
     """Seed 002 ProxyLoss, fixed: |r| + ½|ŷ − round ŷ| per element, so the mean is a scalar."""
     r = residual(pred, target)
     return reduce_loss(r.abs() + 0.5 * (pred - torch.round(pred)).abs(), reduction)
 
 
-def sigmoid_weighted_abs(pred, target, *, reduction="mean", weights=None):
+def sigmoid_weighted_abs(
+    pred: Tensor, target: Tensor, *, reduction: Reduction = "mean", weights: Tensor | None = None
+) -> Tensor:
     """Absolute error weighted by its own sigmoid: sigmoid(|r|)·|r|."""
     a = residual(pred, target).abs()
     return reduce_loss(torch.sigmoid(a) * a, reduction)

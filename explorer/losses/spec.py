@@ -3,17 +3,64 @@
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypedDict, get_args
 
 import torch
+from torch import Tensor
 
-TASKS = ("regression", "binary", "multiclass", "segmentation")
-X_AXES = ("residual", "margin", "probability", "logit")
-LINKS = ("identity", "sigmoid")
-TARGETS = ("real", "01", "pm1", "class")
-REDUCTIONS = ("none", "mean", "sum")
+EXPRESSION_PREFIX = "expr:"  # a loss id "expr:<formula>" is a typed formula, not a catalogue key
+
+Task = Literal["regression", "binary", "multiclass", "segmentation"]
+XAxis = Literal["residual", "margin", "probability", "logit"]  # what a loss curve is plotted over
+Link = Literal["identity", "sigmoid"]  # applied to the model output before the loss
+Target = Literal["real", "01", "pm1", "class"]  # the target encoding the loss expects
+Reduction = Literal["none", "mean", "sum"]
+
+TASKS: tuple[Task, ...] = get_args(Task)
+X_AXES: tuple[XAxis, ...] = get_args(XAxis)
+LINKS: tuple[Link, ...] = get_args(Link)
+TARGETS: tuple[Target, ...] = get_args(Target)
+REDUCTIONS: tuple[Reduction, ...] = get_args(Reduction)
+
+
+class LossKind(TypedDict):
+    """The four LossSpec fields that say what a loss is of, shared by a family of losses."""
+
+    task: Task
+    x_axis: XAxis
+    link: Link
+    target: Target
+
 
 # the fields most regression losses share: a function of the residual r = ŷ − y
-REGRESSION = {"task": "regression", "x_axis": "residual", "link": "identity", "target": "real"}
+REGRESSION: LossKind = {
+    "task": "regression",
+    "x_axis": "residual",
+    "link": "identity",
+    "target": "real",
+}
+
+
+class LossFn(Protocol):
+    """A catalogue loss: `fn(pred, target, *, reduction="mean", weights=None, **params) -> Tensor`.
+
+    `weights` are per-sample weights (N,), or None; `**params` are the loss's own numeric
+    parameters (its LossSpec's `params`), each a keyword-only argument with a default. They differ
+    from loss to loss, so the protocol names none: a function with this head and any keyword-only
+    parameters with defaults is a LossFn. A caller passing `**params` should pass `weights` by
+    name too (or splat a mapping typed `dict[str, Any]`), so the checker knows the splat cannot
+    fill `weights`.
+    """
+
+    def __call__(
+        self,
+        pred: Tensor,
+        target: Tensor,
+        /,
+        *,
+        reduction: Reduction = "mean",
+        weights: Tensor | None = None,
+    ) -> Tensor: ...
 
 
 @dataclass(frozen=True)
@@ -27,7 +74,7 @@ class Param:
     step: float
     help: str
 
-    def clamp(self, value) -> float:
+    def clamp(self, value: Any) -> float:
         """value as a float inside [min, max]; missing, non-numeric or NaN -> default."""
         try:
             v = float(value)
@@ -44,17 +91,18 @@ class LossSpec:
     name: str
     formula: str  # LaTeX, no $ delimiters
     params: tuple[Param, ...]
-    task: str
-    x_axis: str
-    link: str
-    target: str
-    fn: Callable
+    task: Task
+    x_axis: XAxis
+    link: Link
+    target: Target
+    fn: LossFn
     source: str
     notes: str
     per_sample_weights: bool = False
-    reference: Callable | None = None
+    reference: LossFn | None = None  # an independent implementation the tests compare fn with
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
+        # Literal annotations are not checked at run time
         for field, allowed in (
             ("task", TASKS),
             ("x_axis", X_AXES),
@@ -68,13 +116,13 @@ class LossSpec:
         """Parameter name -> default value."""
         return {p.name: p.default for p in self.params}
 
-    def clamp(self, params: Mapping | None = None) -> dict[str, float]:
+    def clamp(self, params: Mapping[str, Any] | None = None) -> dict[str, float]:
         """Every parameter of this loss, from params where valid, clamped; unknown keys dropped."""
         params = params or {}
         return {p.name: p.clamp(params.get(p.name)) for p in self.params}
 
 
-def reduce_loss(values: torch.Tensor, reduction: str) -> torch.Tensor:
+def reduce_loss(values: Tensor, reduction: Reduction) -> Tensor:
     """Reduce per-element loss values: "none" keeps them, "mean" averages, "sum" adds."""
     if reduction == "none":
         return values
@@ -85,7 +133,7 @@ def reduce_loss(values: torch.Tensor, reduction: str) -> torch.Tensor:
     raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
-def check_broadcast(pred: torch.Tensor, other: torch.Tensor, what: str) -> None:
+def check_broadcast(pred: Tensor, other: Tensor, what: str) -> None:
     """Raise unless `other` broadcasts against pred without growing it ((N,1) with (N,) -> N×N)."""
     if torch.broadcast_shapes(pred.shape, other.shape) != pred.shape:
         raise ValueError(
@@ -95,13 +143,13 @@ def check_broadcast(pred: torch.Tensor, other: torch.Tensor, what: str) -> None:
         )
 
 
-def residual(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def residual(pred: Tensor, target: Tensor) -> Tensor:
     """r = ŷ − y, after checking the shapes cannot silently broadcast."""
     check_broadcast(pred, target, "target")
     return pred - target
 
 
-def sample_weights(weights: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
+def sample_weights(weights: Tensor | None, like: Tensor) -> Tensor:
     """Per-sample weights in like's dtype and device; None means all ones."""
     if weights is None:
         return torch.ones_like(like)
@@ -109,10 +157,17 @@ def sample_weights(weights: torch.Tensor | None, like: torch.Tensor) -> torch.Te
     return weights.to(like)
 
 
-def torch_twin(builtin: Callable) -> Callable:
+def torch_twin(builtin: Callable[..., Tensor]) -> LossFn:
     """Adapt a torch.nn.functional loss to the catalogue signature (the tests' reference)."""
 
-    def twin(pred, target, *, reduction="mean", weights=None, **params):
+    def twin(
+        pred: Tensor,
+        target: Tensor,
+        *,
+        reduction: Reduction = "mean",
+        weights: Tensor | None = None,
+        **params: float,
+    ) -> Tensor:
         return builtin(pred, target, reduction=reduction, **params)
 
     twin.__name__ = f"torch_{builtin.__name__}"

@@ -1,10 +1,12 @@
 """Shared pieces of the figure builders: palette, layout, array cleaning, grids, trajectories."""
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
+from numpy.typing import ArrayLike
 
 # A fixed qualitative palette (Plotly's D3): series i always gets PALETTE[i % 10].
 PALETTE = (
@@ -30,15 +32,15 @@ def colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def finite(a) -> np.ndarray:
+def finite(a: ArrayLike) -> np.ndarray:
     """a as a float64 array with every NaN / ±inf turned into NaN (Plotly draws a gap there)."""
-    a = np.array(a, dtype=np.float64)
-    a[~np.isfinite(a)] = np.nan
-    return a
+    out = np.array(a, dtype=np.float64)
+    out[~np.isfinite(out)] = np.nan
+    return out
 
 
 def finish(
-    fig: go.Figure, *, title: str, uirevision: str, height: int, bottom: int = 60, **layout
+    fig: go.Figure, *, title: str, uirevision: str, height: int, bottom: int = 60, **layout: Any
 ) -> go.Figure:
     """Apply the house layout: title, template, margins, height, legend on top, uirevision."""
     fig.update_layout(
@@ -54,7 +56,9 @@ def finish(
     return fig
 
 
-def log_values(values, eps: float | None = None, floor: float | None = None) -> np.ndarray:
+def log_values(
+    values: ArrayLike, eps: float | None = None, floor: float | None = None
+) -> np.ndarray:
     """log10(v − floor + eps); floor = min(v), eps = 1e-4·(max − min) (or 1e-12) by default."""
     v = finite(values)
     if floor is None:
@@ -64,32 +68,34 @@ def log_values(values, eps: float | None = None, floor: float | None = None) -> 
     return np.log10(np.maximum(v - floor, 0.0) + eps)
 
 
-def log_eps(values) -> float:
+def log_eps(values: ArrayLike) -> float:
     """The default ε of log_values: 1e-4 of the value range, at least 1e-12."""
     v = finite(values)
     span = float(np.nanmax(v) - np.nanmin(v)) if np.isfinite(v).any() else 0.0
     return max(1e-4 * span, 1e-12)
 
 
-def grid(a, b, values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def grid(
+    a: ArrayLike, b: ArrayLike, values: ArrayLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x, y, z) for Plotly from axes a, b and values[i, j] = f(a[i], b[j]); z is values.T.
 
     a and b may also be 2-D meshgrids (either indexing); the orientation is read from them.
     """
-    a, b, v = finite(a), finite(b), finite(values)
-    if a.ndim == 2:
-        ij = a.shape[0] > 1 and np.nanstd(a[:, 0]) > np.nanstd(a[0, :])
-        a, b = (a[:, 0], b[0, :]) if ij else (a[0, :], b[:, 0])
+    x, y, v = finite(a), finite(b), finite(values)
+    if x.ndim == 2:
+        ij = x.shape[0] > 1 and np.nanstd(x[:, 0]) > np.nanstd(x[0, :])
+        x, y = (x[:, 0], y[0, :]) if ij else (x[0, :], y[:, 0])
         v = v if ij else v.T
-    if v.shape != (a.size, b.size):
+    if v.shape != (x.size, y.size):
         raise ValueError(
-            f"values must have shape (len(alpha), len(beta)) = ({a.size}, {b.size}) with "
+            f"values must have shape (len(alpha), len(beta)) = ({x.size}, {y.size}) with "
             f"values[i, j] at (alpha[i], beta[j]); got {v.shape}"
         )
-    return a, b, v.T
+    return x, y, v.T
 
 
-def trajectory(traj) -> dict[str, np.ndarray]:
+def trajectory(traj: Any) -> dict[str, np.ndarray]:
     """Read a trajectory (mapping, DataFrame or object) into arrays alpha, beta, loss, step, ...
 
     Required: alpha, beta, loss (the TRUE loss at each step). Optional: step, surface (surface
@@ -103,7 +109,7 @@ def trajectory(traj) -> dict[str, np.ndarray]:
         "surface": ("surface", "surface_loss", "surface_value"),
         "dropped": ("dropped", "distance", "off_plane"),
     }
-    out = {}
+    out: dict[str, np.ndarray] = {}
     for key, names in aliases.items():
         for name in names:
             got = _field(traj, name)
@@ -120,7 +126,7 @@ def trajectory(traj) -> dict[str, np.ndarray]:
     return out
 
 
-def _field(obj, name):
+def _field(obj: Any, name: str) -> Any:
     if isinstance(obj, Mapping) or hasattr(obj, "columns"):
         return obj[name] if name in obj else None
     return getattr(obj, name, None)

@@ -1,9 +1,11 @@
 """A trajectory animated over a loss contour with Plotly frames (plays in the browser, no reruns)."""
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+from numpy.typing import ArrayLike
 
 from ._common import END, START, finish, grid
 from ._common import trajectory as read_trajectory
@@ -11,10 +13,10 @@ from .surface import PATH, contour_trace, scale_values
 
 
 def trajectory_animation(
-    alpha,
-    beta,
-    values,
-    trajectory,
+    alpha: ArrayLike,
+    beta: ArrayLike,
+    values: ArrayLike,
+    trajectory: Any,
     *,
     log_scale: bool = False,
     axis_labels: Sequence[str] = ("α", "β"),

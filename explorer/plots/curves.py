@@ -1,9 +1,10 @@
 """1-D figures: loss and derivative curves, soft vs hard threshold, slices through parameter space."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from numpy.typing import ArrayLike
 from plotly.subplots import make_subplots
 
 from ._common import ZERO_LINE, colour, finish, finite
@@ -14,7 +15,7 @@ OUTWARD_MIN = 0.02  # outward pushes below 2 % of the largest soft gradient are 
 
 
 def loss_curves(
-    x,
+    x: ArrayLike,
     curves: Sequence[Mapping],
     *,
     x_label: str = "residual ŷ − y",
@@ -29,17 +30,17 @@ def loss_curves(
     Autograd is a solid line; finite differences are open markers on top, same colour per loss.
     marks = [(x, label)] draws dotted vertical lines (e.g. thresholds ±t) on both panels.
     """
-    x = finite(x)
+    xs = finite(x)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
-    fd_idx = np.unique(np.linspace(0, x.size - 1, min(x.size, MAX_FD_MARKERS)).astype(int))
+    fd_idx = np.unique(np.linspace(0, xs.size - 1, min(xs.size, MAX_FD_MARKERS)).astype(int))
     for i, c in enumerate(curves):
         name, col = str(c["name"]), colour(i)
         line = dict(color=col, width=2.5)
         fig.add_scatter(
-            x=x, y=finite(c["value"]), name=name, legendgroup=name, line=line, row=1, col=1
+            x=xs, y=finite(c["value"]), name=name, legendgroup=name, line=line, row=1, col=1
         )
         fig.add_scatter(
-            x=x,
+            x=xs,
             y=finite(c["grad_autograd"]),
             name=f"{name} · autograd",
             legendgroup=name,
@@ -50,7 +51,7 @@ def loss_curves(
         )
         if c.get("grad_fd") is not None:
             fig.add_scatter(
-                x=x[fd_idx],
+                x=xs[fd_idx],
                 y=finite(c["grad_fd"])[fd_idx],
                 mode="markers",
                 name=f"{name} · finite differences",
@@ -68,7 +69,7 @@ def loss_curves(
 
 
 def threshold_comparison(
-    x,
+    x: ArrayLike,
     soft: Mapping,
     hard: Mapping,
     *,
@@ -84,7 +85,7 @@ def threshold_comparison(
     Highlights where the hard gradient is exactly 0 and where the soft one makes gradient
     descent push |r| outward (dL/dŷ · r < 0, at least 2 % of the largest soft gradient).
     """
-    x = finite(x)
+    r = finite(x)
     fig = make_subplots(
         rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.22, 0.34, 0.44]
     )
@@ -92,7 +93,7 @@ def threshold_comparison(
         line = dict(color=colour(i), width=2.5, dash="solid" if i == 0 else "dash")
         for row, key in enumerate(["mask", "value", "grad"], start=1):
             fig.add_scatter(
-                x=x,
+                x=r,
                 y=finite(d[key]),
                 name=name,
                 legendgroup=name,
@@ -103,10 +104,10 @@ def threshold_comparison(
             )
     g_soft, g_hard = finite(soft["grad"]), finite(hard["grad"])
     material = np.abs(g_soft) >= OUTWARD_MIN * np.nanmax(np.abs(g_soft), initial=0.0)
-    zero, outward = g_hard == 0, (g_soft * x < 0) & material
+    zero, outward = g_hard == 0, (g_soft * r < 0) & material
     band = dict(width=12)
     fig.add_scatter(
-        x=x,
+        x=r,
         y=np.where(zero, 0.0, np.nan),
         name="hard: dL/dŷ = 0 exactly",
         line=dict(color=colour(1), **band),
@@ -116,7 +117,7 @@ def threshold_comparison(
         col=1,
     )
     fig.add_scatter(
-        x=x,
+        x=r,
         y=np.where(outward, g_soft, np.nan),
         name="soft: descent pushes |r| outward",
         line=dict(color=colour(3), **band),
@@ -128,7 +129,7 @@ def threshold_comparison(
     fig.add_hline(y=0, line=ZERO_LINE, row=3, col=1)
     _vertical_marks(fig, [(-t, "−t"), (t, "+t")], rows=3)
     fig.add_annotation(
-        text=_threshold_note(x, g_soft, zero, t),
+        text=_threshold_note(r, g_soft, zero, t),
         xref="paper",
         yref="paper",
         x=0.01,
@@ -148,7 +149,7 @@ def threshold_comparison(
     return finish(fig, title=title, uirevision=uirevision, height=height)
 
 
-def _threshold_note(x, g_soft, zero, t) -> str:
+def _threshold_note(x: np.ndarray, g_soft: np.ndarray, zero: np.ndarray, t: float) -> str:
     at_t = np.interp(t, x, np.nan_to_num(g_soft)) if x.min() <= t <= x.max() else np.nan
     push = "outward" if at_t < 0 else "inward"
     return (
@@ -158,8 +159,8 @@ def _threshold_note(x, g_soft, zero, t) -> str:
 
 
 def slice_1d(
-    t,
-    values,
+    t: ArrayLike,
+    values: ArrayLike | Mapping[str, ArrayLike],
     *,
     title: str = "Loss along a line in parameter space",
     x_label: str = "t  (θ = θ₀ + t·(θ₁ − θ₀))",
@@ -175,19 +176,19 @@ def slice_1d(
     first curve. Endpoints outside the range of t are skipped. log_scale plots
     log10(L − L_min + ε) with one L_min and ε for every curve and mark, as the surfaces do.
     """
-    t = finite(t)
+    ts = finite(t)
     series = values if isinstance(values, Mapping) else {y_label: values}
     _, scale = scale_values(np.concatenate([finite(v).ravel() for v in series.values()]), log_scale)
     y_label = LOG_LABEL if log_scale else y_label
     fig = go.Figure()
     for i, (name, v) in enumerate(series.items()):
-        fig.add_scatter(x=t, y=scale(v), name=str(name), line=dict(color=colour(i), width=2.5))
+        fig.add_scatter(x=ts, y=scale(v), name=str(name), line=dict(color=colour(i), width=2.5))
     first = finite(next(iter(series.values())))
     for e in endpoints:
         te, label = float(e[0]), str(e[1])
-        if not np.nanmin(t) <= te <= np.nanmax(t):
+        if not np.nanmin(ts) <= te <= np.nanmax(ts):
             continue
-        ve = float(e[2]) if len(e) > 2 else float(np.interp(te, t, first))
+        ve = float(e[2]) if len(e) > 2 else float(np.interp(te, ts, first))
         ve = float(scale(np.array([ve]))[0])
         fig.add_scatter(
             x=[te],
@@ -203,7 +204,7 @@ def slice_1d(
     return finish(fig, title=title, uirevision=uirevision, height=height)
 
 
-def _vertical_marks(fig: go.Figure, marks, *, rows: int) -> None:
+def _vertical_marks(fig: go.Figure, marks: Iterable[tuple[float, str]], *, rows: int) -> None:
     """Dotted vertical lines at each (x, label) on every row; the label only on the top row."""
     for xm, label in marks:
         for row in range(1, rows + 1):

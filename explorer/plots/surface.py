@@ -3,10 +3,12 @@
 Grids follow one convention: values[i, j] is the loss at (alpha[i], beta[j]).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+from numpy.typing import ArrayLike
 
 from ._common import (
     END,
@@ -28,13 +30,13 @@ PATH = colour(1)
 
 
 def surface_3d(
-    alpha,
-    beta,
-    values,
+    alpha: ArrayLike,
+    beta: ArrayLike,
+    values: ArrayLike,
     *,
     log_scale: bool = False,
-    grad: tuple | None = None,
-    trajectory=None,
+    grad: tuple[ArrayLike, ArrayLike] | None = None,
+    trajectory: Any = None,
     axis_labels: Sequence[str] = ("α", "β"),
     z_label: str = "loss L",
     title: str = "Loss surface",
@@ -91,14 +93,14 @@ def surface_3d(
 
 
 def contour_arrows(
-    alpha,
-    beta,
-    values,
-    ga,
-    gb,
+    alpha: ArrayLike,
+    beta: ArrayLike,
+    values: ArrayLike,
+    ga: ArrayLike,
+    gb: ArrayLike,
     *,
     log_scale: bool = False,
-    trajectory=None,
+    trajectory: Any = None,
     axis_labels: Sequence[str] = ("α", "β"),
     z_label: str = "loss L",
     title: str = "Loss contours and −∇L",
@@ -142,7 +144,18 @@ def contour_arrows(
     return finish(fig, title=title, uirevision=uirevision, height=height)
 
 
-def arrow_segments(x, y, u, v, *, cell, length=0.8, mode="linear", head=0.35, angle=25.0):
+def arrow_segments(
+    x: ArrayLike,
+    y: ArrayLike,
+    u: ArrayLike,
+    v: ArrayLike,
+    *,
+    cell: tuple[float, float],
+    length: float = 0.8,
+    mode: str = "linear",
+    head: float = 0.35,
+    angle: float = 25.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Arrow shafts and heads from (x, y) along (u, v) as one polyline with NaN separators.
 
     Lengths are measured in grid cells (cell = (dx, dy)); each arrow is 7 points: tail, tip,
@@ -150,11 +163,11 @@ def arrow_segments(x, y, u, v, *, cell, length=0.8, mode="linear", head=0.35, an
     """
     if mode not in ARROW_MODES:
         raise ValueError(f"arrow mode must be one of {ARROW_MODES}, got {mode!r}")
-    x, y, u, v = (finite(q).ravel() for q in (x, y, u, v))
-    d = np.column_stack([u / cell[0], v / cell[1]])  # in cell units
+    xs, ys, us, vs = (finite(q).ravel() for q in (x, y, u, v))
+    d = np.column_stack([us / cell[0], vs / cell[1]])  # in cell units
     n = np.hypot(d[:, 0], d[:, 1])
-    keep = np.isfinite(n) & (n > 0) & np.isfinite(x) & np.isfinite(y)
-    x, y, d, n = x[keep], y[keep], d[keep], n[keep]
+    keep = np.isfinite(n) & (n > 0) & np.isfinite(xs) & np.isfinite(ys)
+    xs, ys, d, n = xs[keep], ys[keep], d[keep], n[keep]
     scale = length / (n.max() if n.size else 1.0) if mode == "linear" else length / n
     tip = d * np.broadcast_to(scale, n.shape)[:, None]
     e, h = d / n[:, None], head * np.hypot(tip[:, 0], tip[:, 1])[:, None]
@@ -163,11 +176,19 @@ def arrow_segments(x, y, u, v, *, cell, length=0.8, mode="linear", head=0.35, an
     right = tip - h * np.column_stack([c * e[:, 0] + s * e[:, 1], -s * e[:, 0] + c * e[:, 1]])
     gap = np.full_like(tip, np.nan)
     pts = np.stack([np.zeros_like(tip), tip, gap, left, tip, right, gap], axis=1)
-    pts = pts * np.asarray(cell, dtype=np.float64) + np.column_stack([x, y])[:, None, :]
+    pts = pts * np.asarray(cell, dtype=np.float64) + np.column_stack([xs, ys])[:, None, :]
     return pts[..., 0].ravel(), pts[..., 1].ravel()
 
 
-def contour_trace(a, b, zt, z, log_scale, axis_labels, z_label) -> go.Contour:
+def contour_trace(
+    a: np.ndarray,
+    b: np.ndarray,
+    zt: np.ndarray,
+    z: np.ndarray,
+    log_scale: bool,
+    axis_labels: Sequence[str],
+    z_label: str,
+) -> go.Contour:
     """The filled contour of zt (values shown in hover as the raw L = z)."""
     return go.Contour(
         x=a,
@@ -194,7 +215,9 @@ def _step(a: np.ndarray) -> float:
     return float(abs(a[-1] - a[0]) / max(a.size - 1, 1)) or 1.0
 
 
-def scale_values(z: np.ndarray, log_scale: bool):
+def scale_values(
+    z: np.ndarray, log_scale: bool
+) -> tuple[np.ndarray, Callable[[ArrayLike], np.ndarray]]:
     """(plotted z, map applied to any other loss value, e.g. a trajectory's)."""
     if not log_scale:
         return z, finite
@@ -208,7 +231,9 @@ def _floor_levels(zt: np.ndarray) -> dict:
     return dict(show=True, project=dict(z=True), usecolormap=True, start=lo, end=hi, size=size)
 
 
-def _cones(a, b, zt, grad, k) -> go.Cone:
+def _cones(
+    a: np.ndarray, b: np.ndarray, zt: np.ndarray, grad: tuple[ArrayLike, ArrayLike], k: int
+) -> go.Cone:
     """Cones at a ~k×k subgrid, lying on the surface, pointing along −∇L = (−ga, −gb, 0)."""
     _, _, gaT = grid(a, b, grad[0])
     _, _, gbT = grid(a, b, grad[1])
@@ -235,7 +260,7 @@ def _cones(a, b, zt, grad, k) -> go.Cone:
     )
 
 
-def _trajectory_z(traj, zmap) -> dict:
+def _trajectory_z(traj: Any, zmap: Callable[[ArrayLike], np.ndarray]) -> dict:
     tr = trajectory(traj)
     tr["z"] = zmap(tr["loss"])
     return tr

@@ -1,10 +1,12 @@
 """Training figures: loss and gradient-norm curves, the fit, the parameter path."""
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from numpy.typing import ArrayLike
 from plotly.subplots import make_subplots
 
 from ._common import PALETTE, colour, finish, finite, grid
@@ -14,7 +16,7 @@ POINT_EDGE = dict(color="white", width=0.8)
 
 
 def training_curves(
-    history,
+    history: Any,
     *,
     runs: Sequence[str] | None = None,
     title: str = "Training",
@@ -54,7 +56,7 @@ def training_curves(
     return finish(fig, title=title, uirevision=uirevision, height=height)
 
 
-def _history_frame(history) -> pd.DataFrame:
+def _history_frame(history: Any) -> pd.DataFrame:
     """One DataFrame with a string run column from a DataFrame, a list or a {run: df} mapping."""
     if isinstance(history, pd.DataFrame):
         parts = [history]
@@ -71,12 +73,12 @@ def _history_frame(history) -> pd.DataFrame:
 
 
 def fit_plot(
-    x,
-    y,
+    x: ArrayLike,
+    y: ArrayLike,
     *,
     task: str,
     predict_grid: Mapping | None = None,
-    outlier=None,
+    outlier: ArrayLike | None = None,
     title: str | None = None,
     axis_labels: Sequence[str] = ("x₁", "x₂"),
     uirevision: str = "fit_plot",
@@ -100,16 +102,22 @@ def fit_plot(
     return finish(fig, title=title, uirevision=uirevision, height=height)
 
 
-def _regression(x, y, predict_grid, outlier, axis_labels) -> go.Figure:
-    x, y = finite(x).reshape(-1), finite(y).reshape(-1)
-    out = np.zeros(x.size, bool) if outlier is None else np.asarray(outlier, bool).reshape(-1)
+def _regression(
+    x: ArrayLike,
+    y: ArrayLike,
+    predict_grid: Mapping | None,
+    outlier: ArrayLike | None,
+    axis_labels: Sequence[str],
+) -> go.Figure:
+    xs, ys = finite(x).reshape(-1), finite(y).reshape(-1)
+    out = np.zeros(xs.size, bool) if outlier is None else np.asarray(outlier, bool).reshape(-1)
     fig = go.Figure()
     fig.add_scatter(
-        x=x[~out], y=y[~out], mode="markers", name="data", marker=dict(color=colour(0), size=7)
+        x=xs[~out], y=ys[~out], mode="markers", name="data", marker=dict(color=colour(0), size=7)
     )
     if out.any():
         marker = dict(color=colour(3), size=10, symbol="x", line=dict(width=1))
-        fig.add_scatter(x=x[out], y=y[out], mode="markers", name="outliers", marker=marker)
+        fig.add_scatter(x=xs[out], y=ys[out], mode="markers", name="outliers", marker=marker)
     if predict_grid is not None:
         order = np.argsort(finite(predict_grid["x"]).reshape(-1))
         fig.add_scatter(
@@ -124,22 +132,29 @@ def _regression(x, y, predict_grid, outlier, axis_labels) -> go.Figure:
     return fig
 
 
-def _classification(x, y, task, predict_grid, outlier, axis_labels) -> go.Figure:
-    x, y = finite(x).reshape(len(np.asarray(y)), -1), finite(y).reshape(-1)
-    if x.shape[1] != 2:
-        raise ValueError(f"classification plots need 2-D inputs x of shape (N, 2), got {x.shape}")
+def _classification(
+    x: ArrayLike,
+    y: ArrayLike,
+    task: str,
+    predict_grid: Mapping | None,
+    outlier: ArrayLike | None,
+    axis_labels: Sequence[str],
+) -> go.Figure:
+    xs, ys = finite(x).reshape(len(np.asarray(y)), -1), finite(y).reshape(-1)
+    if xs.shape[1] != 2:
+        raise ValueError(f"classification plots need 2-D inputs x of shape (N, 2), got {xs.shape}")
     fig = go.Figure()
     if predict_grid is not None:
         for trace in _regions(predict_grid, task):
             fig.add_trace(trace)
-    for c in np.unique(y[np.isfinite(y)]).astype(int):
-        m = y == c
+    for c in np.unique(ys[np.isfinite(ys)]).astype(int):
+        m = ys == c
         marker = dict(color=colour(c), size=8, line=POINT_EDGE)
-        fig.add_scatter(x=x[m, 0], y=x[m, 1], mode="markers", name=f"class {c}", marker=marker)
+        fig.add_scatter(x=xs[m, 0], y=xs[m, 1], mode="markers", name=f"class {c}", marker=marker)
     if outlier is not None and np.asarray(outlier, bool).any():
         m = np.asarray(outlier, bool).reshape(-1)
         marker = dict(color="black", size=12, symbol="circle-open", line=dict(width=2))
-        fig.add_scatter(x=x[m, 0], y=x[m, 1], mode="markers", name="outliers", marker=marker)
+        fig.add_scatter(x=xs[m, 0], y=xs[m, 1], mode="markers", name="outliers", marker=marker)
     fig.update_xaxes(title_text=axis_labels[0])
     fig.update_yaxes(title_text=axis_labels[1])
     return fig
@@ -190,10 +205,10 @@ def _regions(predict_grid: Mapping, task: str) -> list:
 
 
 def param_path(
-    theta_history,
+    theta_history: ArrayLike,
     names: Sequence[str],
     *,
-    steps=None,
+    steps: ArrayLike | None = None,
     max_lines: int = 10,
     title: str = "Parameters during training",
     uirevision: str = "param_path",

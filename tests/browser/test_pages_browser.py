@@ -204,8 +204,8 @@ def test_page(page, app_url, case):
 def test_deep_link_on_a_fresh_server(page):
     """A shared link may be the first request a restarted server sees: it gets the whole app.
 
-    (Streamlit 1.67 runs such a link from the pages/ folder without app.py until app.py has run
-    once; pages/widgets.py hands the run over to app.py.)"""
+    (The page scripts live in app_pages/, not pages/: a folder named pages/ would put Streamlit
+    into its legacy multipage mode, which runs such a link without app.py.)"""
     with running_app(ARTIFACTS / "browser-deeplink-server.log") as (base, _proc):
         page.goto(f"{base}/lessons")
         settle(page)

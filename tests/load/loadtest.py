@@ -272,8 +272,8 @@ async def new_context(browser):
 
 
 async def warm_up(browser, base: str, args) -> dict[str, Session]:
-    """Open / once (until app.py has run st.navigation, Streamlit 1.67 serves a deep link from
-    the pages/ folder without app.py), then one solo session of each kind unless --cold."""
+    """Open / once (warms the imports and caches), then one solo session of each kind unless
+    --cold."""
     async with WireSession(base) as w:
         await w.open("")
         await w.run_done(args.timeout)

@@ -1,0 +1,74 @@
+"""Gradient Lab: type a loss (parsed, never eval'd), see its gradient, its diagnosis and its graph."""
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.widgets.common import (
+    FORMULA_DEFAULTS,
+    loss_param_sliders,
+    loss_query,
+    pick_loss,
+    show_findings,
+)
+from explorer import plots
+from explorer.gradients import gradcheck_table, loss_curve
+from explorer.losses import LOSSES, LossSpec
+from explorer.views.lab import diagnosis, graph_config, loss_graph
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def studied(loss: str, params: tuple, _spec: LossSpec):
+    """The curve, the doctor's findings and the graph of the loss `loss` (its spec: _spec)."""
+    curve = loss_curve(_spec, dict(params))
+    return curve, diagnosis(_spec, dict(params)), loss_graph(_spec, dict(params))
+
+
+st.title("Gradient Lab")
+st.caption("Type a loss or pick one; the doctor says whether it will train, and why not.")
+spec = pick_loss(list(LOSSES), custom=True, default="custom")
+if spec is None:
+    st.stop()
+loss = spec.key
+left, right = st.columns([1, 2])
+with left:
+    st.latex(spec.formula)
+    params = loss_param_sliders(spec, prefix="lab", defaults=FORMULA_DEFAULTS)
+    st.caption(spec.notes)
+curve, findings, graph = studied(loss, tuple(params.items()), spec)
+right.plotly_chart(
+    plots.loss_curves(
+        curve.x,
+        [{"name": spec.name, **vars(curve)}],
+        uirevision="lab",
+        title=f"{spec.name}: value and gradient against the {spec.x_axis}",
+    ),
+    key="lab_curve",
+)
+query = loss_query(loss, params, graph_config(spec).dataset)
+train_link, land_link = st.columns(2)
+train_link.page_link(
+    "app_pages/training.py",
+    label="Train a model with this loss",
+    icon=":material/model_training:",
+    query_params=query,
+)
+land_link.page_link(
+    "app_pages/landscape.py",
+    label="See its loss landscape",
+    icon=":material/landscape:",
+    query_params=query,
+)
+st.subheader("Gradient doctor")
+show_findings(findings)
+
+st.subheader("Autograd graph on a tiny model")
+st.caption(
+    f"Loss {graph.value:.4g} on 8 points; green leaves are parameters, red dashed ones got no path."
+)
+picture, table = st.columns([3, 1])
+picture.graphviz_chart(graph.dot)
+norms = pd.DataFrame({"parameter": list(graph.norms), "‖grad‖": list(graph.norms.values())})
+table.dataframe(norms, hide_index=True)
+
+st.subheader("gradcheck of the hand-written backwards")
+st.dataframe(pd.DataFrame(gradcheck_table()), hide_index=True)

@@ -1,0 +1,1 @@
+"""Widget groups the pages share (`common`) and one module per page that needs many."""
