@@ -11,6 +11,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     OMP_NUM_THREADS=1 \
     MKL_NUM_THREADS=1
 
+# glibc malloc: the values app.py also sets at run time (explorer/allocator.py's SETTINGS); here
+# they hold from the process's first allocation on
+ENV MALLOC_MMAP_THRESHOLD_=8388608 \
+    MALLOC_TRIM_THRESHOLD_=16777216 \
+    MALLOC_ARENA_MAX=4
+
 WORKDIR /app
 
 # The CPU index serves torch==2.13.0 as 2.13.0+cpu, which pip prefers over PyPI's CUDA build;

@@ -1,10 +1,14 @@
 """Loss Landscape Explorer: entry point: navigation, the shared sidebar, and the home page."""
 
 import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from app_pages.widgets.common import URL
-from explorer import devices
+from app_pages.widgets.common import URL, md_text, url_number_input
+from explorer import allocator, budget, devices
 from explorer.devices import DEVICES
+
+allocator.configure()  # glibc malloc settings, before any large allocation (once a process)
 
 PAGES = {
     "Loss Shapes": (
@@ -47,7 +51,22 @@ def home() -> None:
         st.page_link(page, label=f"**{title}**: {PAGES[title][2]}", icon=PAGES[title][1])
 
 
+def session_gone():
+    """A check for heavy work in this script run: True once its session is disconnected (a
+    closed tab) or the server is stopping. Streamlit would end the run at its next st.* call;
+    work between such calls asks this (explorer.budget.watch) between its rounds and chunks."""
+    ctx = get_script_run_ctx()
+    if ctx is None or not runtime.exists():
+        return None
+    server, session = runtime.get_instance(), ctx.session_id
+    if not server.is_active_session(session):  # not a connected session (e.g. under AppTest)
+        return None
+    stopping = (runtime.RuntimeState.STOPPING, runtime.RuntimeState.STOPPED)
+    return lambda: server.state in stopping or not server.is_active_session(session)
+
+
 devices.configure_threads()
+budget.watch(session_gone())
 NAV = {title: st.Page(path, title=title, icon=icon) for title, (path, icon, _) in PAGES.items()}
 st.set_page_config(
     page_title="Loss Landscape Explorer", page_icon=":material/landscape:", layout="wide"
@@ -58,7 +77,7 @@ page = st.navigation(
 
 with st.sidebar:
     st.selectbox("Device", DEVICES, key="device", bind=URL, help="auto: cuda, then mps, then cpu")
-    st.number_input("Random seed", 0, 9999, 0, key="seed", bind=URL, help="same seed, same run")
+    url_number_input("Random seed", 0, 9999, 0, key="seed", help="same seed, same run")
     device, note = devices.select_device(st.session_state["device"])
     st.caption(f"Running on **{device}**. {note}")
     st.caption(f"Available here: {', '.join(devices.available_devices())}")
@@ -66,6 +85,8 @@ with st.sidebar:
 try:
     page.run()
 except ValueError as err:  # explorer's clear messages about bad settings
-    st.error(f"That combination does not work: {err}")
+    st.error(f"That combination does not work: {md_text(err)}")
 except Exception as err:  # never a traceback in the page; the message says what broke
-    st.error(f"Unexpected error ({type(err).__name__}): {err}. Try other settings or reload.")
+    st.error(
+        f"Unexpected error ({type(err).__name__}): {md_text(err)}. Try other settings or reload."
+    )

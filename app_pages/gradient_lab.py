@@ -10,16 +10,17 @@ from app_pages.widgets.common import (
     pick_loss,
     show_findings,
 )
+from app_pages.widgets.memo import memo
 from explorer import plots
-from explorer.gradients import gradcheck_table, loss_curve
+from explorer.gradients import gradcheck_table
 from explorer.losses import LOSSES, LossSpec
-from explorer.views.lab import diagnosis, graph_config, loss_graph
+from explorer.views.lab import diagnosis, graph_config, lab_curve, loss_graph, skipped_checks
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
+@memo(max_entries=128, show_spinner=False)
 def studied(loss: str, params: tuple, _spec: LossSpec):
     """The curve, the doctor's findings and the graph of the loss `loss` (its spec: _spec)."""
-    curve = loss_curve(_spec, dict(params))
+    curve = lab_curve(_spec, dict(params))
     return curve, diagnosis(_spec, dict(params)), loss_graph(_spec, dict(params))
 
 
@@ -34,16 +35,20 @@ with left:
     st.latex(spec.formula)
     params = loss_param_sliders(spec, prefix="lab", defaults=FORMULA_DEFAULTS)
     st.caption(spec.notes)
-curve, findings, graph = studied(loss, tuple(params.items()), spec)
+view, findings, graph = studied(loss, tuple(params.items()), spec)
 right.plotly_chart(
     plots.loss_curves(
-        curve.x,
-        [{"name": spec.name, **vars(curve)}],
+        view.curve.x,
+        [{"name": spec.name, **vars(view.curve)}],
         uirevision="lab",
-        title=f"{spec.name}: value and gradient against the {spec.x_axis}",
+        title=view.title,
+        x_label=view.x_label,
+        y_labels=view.y_labels,
     ),
     key="lab_curve",
 )
+if view.mixed:
+    right.info(view.caption, icon=":material/stacked_line_chart:")
 query = loss_query(loss, params, graph_config(spec).dataset)
 train_link, land_link = st.columns(2)
 train_link.page_link(
@@ -60,6 +65,13 @@ land_link.page_link(
 )
 st.subheader("Gradient doctor")
 show_findings(findings)
+if view.mixed:
+    st.caption(
+        "This formula mixes samples, so the doctor read it along the shift s of the curve above; "
+        "its flat check looks at the gradient with respect to every residual of the sample."
+    )
+for check, why in skipped_checks(spec).items():
+    st.caption(f"Skipped: {check.lower()}, because {why}.")
 
 st.subheader("Autograd graph on a tiny model")
 st.caption(

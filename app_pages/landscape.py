@@ -4,13 +4,15 @@ from dataclasses import replace
 
 import streamlit as st
 
-from app_pages.widgets.common import sidebar_settings
+from app_pages.widgets.common import md_text, safe_filename, sidebar_settings
 from app_pages.widgets.landscape import settings
+from app_pages.widgets.memo import memo
+from app_pages.widgets.player import landscape_section
 from explorer import plots
 from explorer.views import landscape as views
 
 
-@st.cache_data(max_entries=32, show_spinner="Computing the surface…")
+@memo(max_entries=32, show_spinner="Computing the surface…")
 def compute(fields: tuple, run_key: str, _records=None) -> views.LandscapeView:
     """The view for plain config values; run_key stands for the (unhashed) last-run records."""
     return views.landscape_view(views.ViewConfig(**dict(fields)), _records)
@@ -27,18 +29,21 @@ if cfg.trajectory == "last":  # the Training page owns "last_run"; this page onl
         cfg, records = views.follow_run(cfg, st.session_state.get("last_run"))
         run_key = views.run_fingerprint(records)
     except ValueError as err:
-        st.warning(f"The last Training run cannot be overlaid: {err}. Showing a quick run.")
+        st.warning(
+            f"The last Training run cannot be overlaid: {md_text(err)}. Showing a quick run."
+        )
         cfg = replace(cfg, trajectory="quick")
 try:
     view = compute(tuple(vars(cfg).items()), run_key, records)
 except ValueError as err:
-    st.error(f"This view cannot be drawn: {err}")
+    st.error(f"This view cannot be drawn: {md_text(err)}")
     st.stop()
 if view.fell_back:
     st.info(view.device_note)
 if view.stop:
     st.warning(f"The run {view.stop}; the path is drawn up to its last finite step.")
 
+landscape_section(tuple(vars(cfg).items()), run_key, view, log)  # the client-side player
 panels, figs = view.panels, {}
 for p in panels:
     s, i = p.surface, p.index
@@ -84,5 +89,5 @@ files["html"] = plots.to_html(figs["surface_0"])
 for col, (ext, blob) in zip(st.columns(3), files.items(), strict=True):
     what = "3-D figure" if ext == "html" else "Surface"
     col.download_button(
-        f"{what} ({ext.upper()})", blob, f"{name}.{ext}", key=ext, on_click="ignore"
+        f"{what} ({ext.upper()})", blob, safe_filename(name, ext), key=ext, on_click="ignore"
     )

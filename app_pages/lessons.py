@@ -4,11 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.widgets.common import URL, show_findings
+from app_pages.widgets.memo import memo
 from explorer import plots
 from explorer.lessons import LESSONS, get_lesson, run_lesson
 
 
-@st.cache_data(max_entries=32, show_spinner="Running the buggy and the fixed code…")
+@memo(max_entries=32, show_spinner="Running the buggy and the fixed code…")
 def result(key: str):
     return run_lesson(key)
 

@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from app_pages.widgets.common import URL, loss_param_sliders
+from app_pages.widgets.common import URL, loss_param_sliders, url_slider
+from app_pages.widgets.memo import memo
+from app_pages.widgets.player import pair_section
 from explorer import plots
 from explorer.gradients import curve_table, loss_curve
 from explorer.losses import LOSSES, get_loss
@@ -17,7 +19,7 @@ AXIS_LABELS = {
 PAIR_NAMES = {"threshold": "threshold mask on |r|", "margin": "0-1 loss vs sigmoid(−k·yŷ)"}
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@memo(max_entries=256, show_spinner=False)
 def curve(key: str, params: tuple):
     return loss_curve(get_loss(key), dict(params))
 
@@ -63,10 +65,8 @@ st.header("A hard step vs its sigmoid")
 left, right = st.columns([1, 3])
 with left:
     pair = st.radio("Pair", list(PAIRS), key="pair", bind=URL, captions=list(PAIR_NAMES.values()))
-    k = st.slider("steepness k", 0.5, 100.0, 20.0, step=0.5, key="k", bind=URL)
-    t = st.slider(
-        "threshold t", 0.1, 5.0, 1.0, step=0.05, key="t", bind=URL, disabled=pair != "threshold"
-    )
+    k = url_slider("steepness k", 0.5, 100.0, 20.0, 0.5, key="k")
+    t = url_slider("threshold t", 0.1, 5.0, 1.0, 0.05, key="t", disabled=pair != "threshold")
 view = soft_vs_hard(pair, k=k, t=t)
 for metric in view.metrics:
     left.metric(metric.label, metric.value)
@@ -82,5 +82,6 @@ else:
         title="The 0-1 loss passes no gradient anywhere; its sigmoid does",
     )
 right.plotly_chart(fig, key="soft_vs_hard")
+pair_section(pair, view.t)  # every k at once, played in the browser
 if view.outward:
     st.warning(view.outward)

@@ -5,21 +5,29 @@ explorer_ms: values only, the same work as the loop and loss-landscapes; explore
 the gradient field (autograd through the batch). loop_ms: load θ into the model, run it, one
 point at a time (timed on at most LOOP_POINTS points and scaled, said in the note).
 loss_landscapes_ms: `random_plane` (the line: `planar_interpolation` along w and b, since
-random_plane's filter normalization fails on 0-d parameters). floor_ms: the bare batched tensor
-work (matmuls, activations, squared error, mean) on parameters prepared before the clock starts,
-in chunks of the engine's size, with the engine's activation kernels.
+random_plane's filter normalization fails on 0-d parameters).
+
+floor_ms: the fastest bare batched tensor work measured in this run. The bare work is the
+forward (fused batched matmuls, activations) and the squared error's mean, on per-point
+parameters prepared before the clock starts; it is timed with every candidate activation
+kernel (KERNELS) and every chunk size (CHUNK_ACTS activations a chunk), and floor_ms is the
+least of them, `floor_by` saying which. `explorer/floor` is explorer_ms / floor_ms; the note says
+which tanh kernel the engine measured fastest and used. The engine and the floor candidates are
+timed round-robin (best of `repeat` each), so load from other processes hits them alike.
 """
 
 import copy
+import time
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from bench import best_ms
 from explorer.data import make_dataset
 from explorer.landscape import SurfaceConfig, loss_surface
-from explorer.landscape.batched import BatchedLoss, fast_tanh
+from explorer.landscape.batched import DEFAULT_BUDGET_MIB, BatchedLoss, tanh_kernel
 from explorer.losses import get_loss
 from explorer.models import make_model
 from explorer.objective import objective
@@ -27,7 +35,21 @@ from explorer.objective import objective
 LOOP_POINTS = 2601  # longer loops are timed on this many points and scaled
 CASES = (("tanh", 51), ("tanh", 101), ("relu", 51), ("relu", 101), ("line", 201))
 QUICK_CASES = (("tanh", 11), ("relu", 11), ("line", 21))
-ACTS = {"tanh": fast_tanh, "relu": torch.relu}
+Kernel = Callable[[Tensor], Tensor]
+KERNELS: dict[str, dict[str, Kernel | None]] = {  # case kind -> candidate activation kernels
+    "tanh": {
+        "torch.tanh": torch.tanh,
+        "torch.tanh_": torch.tanh_,  # in place, on the matmul output
+        "2σ(2t)−1": lambda t: t.mul_(2).sigmoid_().mul_(2).sub_(1),  # in place
+    },
+    "relu": {
+        "torch.relu": torch.relu,
+        "torch.relu_": torch.relu_,
+        "clamp_min_": lambda t: t.clamp_min_(0),
+    },
+    "line": {"addmm": None},  # no activation
+}
+CHUNK_ACTS = tuple(1 << k for k in range(16, 21))  # activations a chunk: 64 Ki .. 1 Mi
 
 
 def _case(kind: str, points: int):
@@ -84,55 +106,85 @@ def _loss_landscapes_ms(model, obj, surface, steps, repeat) -> float:
     return best_ms(run, repeat)
 
 
-def _floor_ms(model, obj, thetas, kind, repeat, act=None) -> float:
-    """Bare batched work on prepared per-point parameters, in the engine's chunks."""
+def _floor_candidates(model, obj, thetas, kind) -> dict[str, Callable[[], None]]:
+    """name -> the bare batched work on prepared per-point parameters, one per kernel and chunk
+    size; chunk sizes that give the same number of points a chunk are timed once."""
     f = BatchedLoss(model, obj)
-    chunks = [f.unflatten(t) for t in f.cast(thetas).split(f.chunk_size(256, len(thetas)))]
+    rows = f.cast(thetas)
     x, y = f.obj.x, f.obj.target
-    act = act or ACTS.get(kind)
+    per_point = x.shape[0] * (1 if kind == "line" else 32)  # activations a grid point
 
-    def line(p):
+    def line(p, act):
         return ((torch.addmm(p["b"][:, None], p["w"][:, None], x.T) - y) ** 2).mean(-1)
 
-    def mlp(p):
-        h = x
-        for i in (0, 2):
-            h = act(torch.matmul(h, p[f"net.{i}.weight"].mT) + p[f"net.{i}.bias"][:, None])
+    def mlp(p, act):
+        g = len(p["net.0.weight"])
+        h = act(
+            torch.baddbmm(p["net.0.bias"][:, None], x.expand(g, *x.shape), p["net.0.weight"].mT)
+        )
+        h = act(torch.baddbmm(p["net.2.bias"][:, None], h, p["net.2.weight"].mT))
         out = torch.baddbmm(p["net.4.bias"][:, None], h, p["net.4.weight"].mT)[..., 0]
         return ((out - y) ** 2).mean(-1)
 
     bare = line if kind == "line" else mlp
+    sizes = sorted({max(1, min(acts // per_point, len(rows))) for acts in CHUNK_ACTS})
+    candidates = {}
+    for name, act in KERNELS[kind].items():
+        for size in sizes:
+            chunks = [f.unflatten(t) for t in rows.split(size)]
 
-    def run():
-        with torch.no_grad():
-            for p in chunks:
-                bare(p)
+            def run(chunks=chunks, act=act):
+                with torch.no_grad():
+                    for p in chunks:
+                        bare(p, act)
 
-    return best_ms(run, repeat)
+            candidates[f"{name}, {size} pts/chunk"] = run
+    return candidates
+
+
+def _round_robin(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Best wall time (ms) of each fn over `repeat` rounds, every round calling each fn once."""
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], (time.perf_counter() - start) * 1e3)
+    return best
 
 
 def _row(kind: str, steps: int, repeat: int) -> dict:
     model, obj, config, label = _case(kind, steps)
-    surface = loss_surface(model, obj, config, grad=False)
+    surface = loss_surface(model, obj, config, grad=False)  # also settles the engine's kernels
     thetas = _grid_thetas(surface)
     loop_ms, measured = _loop_ms(model, obj, thetas, min(repeat, 2))
     notes = [] if measured == len(thetas) else [f"loop timed on {measured} pts, scaled"]
+    engine_chunk = BatchedLoss(model, obj).chunk_size(DEFAULT_BUDGET_MIB, len(thetas))
+    notes.append(f"engine: {engine_chunk} pts/chunk")
     if kind == "tanh":
-        torch_tanh = _floor_ms(model, obj, thetas, kind, repeat, act=torch.tanh)
-        notes.append(f"floor with torch.tanh {torch_tanh:.0f} ms")
+        notes.append(f"tanh {tanh_kernel(torch.device('cpu'), torch.float32)}")
+    floors = _floor_candidates(model, obj, thetas, kind)
+    engine = {
+        "explorer": lambda: loss_surface(model, obj, config, grad=False),
+        "explorer_grad": lambda: loss_surface(model, obj, config),
+    }
+    times = _round_robin({**engine, **floors}, repeat)
+    floor_by = min(floors, key=times.__getitem__)
     return {
         "case": label,
         "grid": f"{steps}×{steps}",
-        "explorer_ms": best_ms(lambda: loss_surface(model, obj, config, grad=False), repeat),
-        "explorer_grad_ms": best_ms(lambda: loss_surface(model, obj, config), repeat),
+        "explorer_ms": times["explorer"],
+        "explorer_grad_ms": times["explorer_grad"],
         "loop_ms": loop_ms,
         "loss_landscapes_ms": _loss_landscapes_ms(model, obj, surface, steps, min(repeat, 2)),
-        "floor_ms": _floor_ms(model, obj, thetas, kind, repeat),
+        "floor_ms": times[floor_by],
+        "floor_by": floor_by,
+        "explorer/floor": f"{times['explorer'] / times[floor_by]:.2f}×",
         "note": "; ".join(notes),
     }
 
 
 def run(quick: bool = False) -> list[dict]:
     """One row a case: the engine, a per-point loop, loss-landscapes and the floor, in ms."""
-    repeat = 1 if quick else 5
+    repeat = 3 if quick else 7
     return [_row(kind, steps, repeat) for kind, steps in (QUICK_CASES if quick else CASES)]

@@ -26,7 +26,12 @@ DEFAULT_RANGES = {
 }
 KINK_WINDOW = 5  # neighbours on each side that set the local scale of |Δg|
 KINK_RATIO = 8.0  # a jump this many times the local scale is a kink, not curvature
-BISECTIONS = 40  # halvings of a grid interval to place a jump of L (to ~1e-14)
+BRACKET_TOL = 1e-14  # refinement places a step to this (times max(1, |x|))
+ZOOM_SAMPLES = 24  # sub-intervals a bracket is cut into at each refinement stage
+MAX_ZOOMS = 30
+REFINE_WIDTHS = (1e-6, 1e-9, 1e-12)  # brackets around a located step, across which it is measured
+STEP_KEEPS = 0.5  # a true step keeps this share of its size from the widest bracket on
+UNBOUNDED_GROWTH = 100.0  # |f| this many times larger at the narrowest bracket: a pole or a cusp
 
 
 @dataclass(frozen=True)
@@ -131,40 +136,91 @@ def jump_midpoints(c: Curve) -> np.ndarray:
     return (c.x[:-1][jump] + c.x[1:][jump]) / 2
 
 
-def _bisect_branch_switch(
-    spec: LossSpec,
-    params: Mapping[str, float],
-    lo: np.ndarray,
-    hi: np.ndarray,
-    left: Callable[[np.ndarray], np.ndarray],
-    right: Callable[[np.ndarray], np.ndarray],
-) -> np.ndarray:
-    """Bisect each bracket [lo, hi] to where L switches from its left branch to its right one."""
-    with torch.no_grad():
-        for _ in range(BISECTIONS):
-            mid = (lo + hi) / 2
-            v = pointwise_loss(spec, params, torch.as_tensor(mid)).numpy()
-            on_left = np.abs(v - left(mid)) <= np.abs(v - right(mid))
-            lo, hi = np.where(on_left, mid, lo), np.where(on_left, hi, mid)
-    return np.round((lo + hi) / 2, 9)
+@dataclass(frozen=True)
+class Steps:
+    """Abrupt changes of a function f of x, each bisected from its grid bracket and then measured
+    across brackets of the widths REFINE_WIDTHS centred on it.
+
+    kind: "step" where the gap f(x + w/2) − f(x − w/2) keeps its size as w shrinks (a true jump),
+    "steep" where it shrinks with w (continuous, only faster than the grid step), "unbounded"
+    where |f| or the gap grows as w shrinks, or f is not finite (a pole, a cusp, log |x|)."""
+
+    where: np.ndarray  # rounded to 9 digits
+    size: np.ndarray  # the gap across the middle width (1e-9)
+    kind: np.ndarray  # "step", "steep" or "unbounded"
+
+    def of(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """(where, size) of the changes of this kind."""
+        keep = self.kind == kind
+        return self.where[keep], self.size[keep]
+
+
+def refine_steps(f: Callable[[np.ndarray], np.ndarray], lo: Any, hi: Any) -> Steps:
+    """Zoom each bracket [lo, hi] of the element-wise f in on its largest change, to ~BRACKET_TOL,
+    then classify it by how its gap and |f| change from 1e-6 to 1e-12 wide.
+
+    Each stage samples ZOOM_SAMPLES sub-intervals and keeps the one where |Δf| is largest with a
+    neighbour on each side, so a pole between samples (1/x², log |x|) stays inside the bracket."""
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    if lo.size == 0:
+        return Steps(np.empty(0), np.empty(0), np.empty(0, dtype=str))
+    tol = BRACKET_TOL * np.maximum(1.0, np.maximum(np.abs(lo), np.abs(hi)))
+    t, rows = np.linspace(0.0, 1.0, ZOOM_SAMPLES + 1), np.arange(lo.size)
+    for _ in range(MAX_ZOOMS):
+        wide = hi - lo > tol
+        if not wide.any():
+            break
+        x = lo[:, None] + (hi - lo)[:, None] * t
+        v = f(x.reshape(-1)).reshape(x.shape)
+        change = np.nan_to_num(np.abs(np.diff(v, axis=1)), nan=np.inf)
+        start = np.clip(np.argmax(change, axis=1) - 1, 0, ZOOM_SAMPLES - 3)
+        lo, hi = np.where(wide, x[rows, start], lo), np.where(wide, x[rows, start + 3], hi)
+    where = (lo + hi) / 2
+    half = np.array(REFINE_WIDTHS)[:, None] / 2
+    k = len(REFINE_WIDTHS)
+    probe = f(np.concatenate([where - half, where + half, where[None]]).reshape(-1))
+    probe = probe.reshape(2 * k + 1, -1)
+    before, after = probe[:k], probe[k : 2 * k]
+    gap, reach = np.abs(after - before), np.maximum(np.abs(before), np.abs(after))
+    with np.errstate(invalid="ignore"):
+        seen = gap[-1] > 1e-9 * np.maximum(1.0, reach[0])  # above rounding noise
+        keeps = (gap[-1] >= STEP_KEEPS * gap[0]) & seen
+        grows = (gap[-1] > gap[0] / STEP_KEEPS) & seen  # a gap that widens: log-like, no step
+        unbounded = ~np.all(np.isfinite(probe), axis=0) | (reach[-1] > UNBOUNDED_GROWTH * reach[0])
+    unbounded |= grows
+    step = keeps & ~unbounded
+    kind = np.where(unbounded, "unbounded", np.where(step, "step", "steep"))
+    return Steps(np.round(where, 9), (after - before)[1], kind)
+
+
+def loss_steps(spec: LossSpec, params: Mapping[str, float], c: Curve) -> Steps:
+    """Where L changes abruptly between grid points of c (jump_groups of L), refined."""
+    groups = np.array(jump_groups(c.value), dtype=int).reshape(-1, 2)
+
+    def f(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return pointwise_loss(spec, params, torch.as_tensor(x)).numpy()
+
+    return refine_steps(f, c.x[groups[:, 0]], c.x[groups[:, 1]])
+
+
+def gradient_steps(spec: LossSpec, params: Mapping[str, float], c: Curve) -> Steps:
+    """Where dL/dx (autograd) changes abruptly between grid points of c: kinks, refined."""
+    groups = np.array(jump_groups(c.grad_autograd), dtype=int).reshape(-1, 2)
+
+    def f(x: np.ndarray) -> np.ndarray:
+        return autograd_curve(spec, params, torch.as_tensor(x))[1].numpy()
+
+    return refine_steps(f, c.x[groups[:, 0]], c.x[groups[:, 1]])
 
 
 def bisected_jumps(
     spec: LossSpec, params: Mapping[str, float], c: Curve
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(where, by how much) L itself jumps on the curve c of spec: each jump bisected to ~1e-14
-    between its grid points, sized by L's one-sided tangent lines compared at the jump."""
-    groups = jump_groups(c.value)
-    if not groups:
-        return np.empty(0), np.empty(0)
-    a, b = np.array(groups).T
-    x, v, g = c.x, c.value, c.grad_autograd
-    left = lambda t: v[a] + g[a] * (t - x[a])
-    right = lambda t: v[b] + g[b] * (t - x[b])
-    where = _bisect_branch_switch(spec, params, x[a], x[b], left, right)
-    size = right(where) - left(where)
-    big = np.abs(size) > 1e-9 * np.maximum(1.0, np.maximum(np.abs(v[a]), np.abs(v[b])))
-    return where[big], size[big]
+    """(where, by how much) L itself jumps on the curve c of spec: each candidate bisected to
+    ~1e-14 between its grid points and kept only where its size does not shrink with the bracket
+    (a steep but continuous L is no jump)."""
+    return loss_steps(spec, params, c).of("step")
 
 
 def loss_curve(
@@ -186,6 +242,109 @@ def loss_curve(
     xs, g = grid.numpy(), grad.numpy()
     v = value.numpy()
     return Curve(xs, v, g, fd.numpy(), FD_STEP, spec.x_axis, find_kinks(xs, g, v))
+
+
+# ---------------------------------------------------------------- formulas that mix samples
+# A formula such as mean(r)**2 or r - mean(r) has no loss of one residual alone, so it has no
+# curve L(x). What it has is the loss of a batch: its 1-D view is L(r + s), the loss of a fixed
+# sample of residuals r all shifted together by s (pred = r + s, target = 0), with dL/ds.
+
+SHIFT_AXIS = "s"
+SHIFT_SAMPLE = (-1.5, -0.9, -0.4, -0.1, 0.2, 0.5, 0.8, 1.4)  # residuals of mean 0, not symmetric
+SHIFT_RANGE = (-3.0, 3.0)
+
+
+def mixes_samples(spec: LossSpec) -> bool:
+    """Whether spec's loss has no per-element values (a typed formula that mixes samples)."""
+    return getattr(spec.fn, "elementwise", True) is False
+
+
+def sample_losses(spec: LossSpec, params: Mapping[str, float], rows: Tensor) -> Tensor:
+    """The loss (reduction "mean") of each row of residuals: rows (B, N) -> (B,), pred = row,
+    target = 0. Needs a residual loss."""
+    if spec.x_axis != "residual":
+        raise ValueError(f"a sample of residuals needs a residual loss; {spec.key!r} is not")
+
+    def loss(pred: Tensor) -> Tensor:
+        return spec.fn(pred, torch.zeros_like(pred), reduction="mean", weights=None, **params)
+
+    try:
+        return torch.func.vmap(loss)(rows)
+    except RuntimeError:  # an op without a batching rule: one row at a time
+        return torch.stack([loss(row) for row in rows])
+
+
+def _shifted_rows(s: Tensor) -> Tensor:
+    """SHIFT_SAMPLE shifted by each s: (len(s), len(SHIFT_SAMPLE)), float64."""
+    s = torch.as_tensor(s, dtype=torch.float64).reshape(-1, 1)
+    return torch.tensor(SHIFT_SAMPLE, dtype=s.dtype, device=s.device) + s
+
+
+def shifted_loss(spec: LossSpec, params: Mapping[str, float], s: Tensor) -> Tensor:
+    """L(r + s) at every s: the loss of SHIFT_SAMPLE shifted by s (shape of s, float64)."""
+    s = torch.as_tensor(s, dtype=torch.float64)
+    return sample_losses(spec, params, _shifted_rows(s)).reshape(s.shape)
+
+
+def residual_gradients(
+    spec: LossSpec, params: Mapping[str, float], s: Tensor
+) -> tuple[Tensor, Tensor]:
+    """(L(r + s), ∂L/∂rᵢ at r + s) by autograd for every s of a 1-D s: shapes (n,) and
+    (n, len(SHIFT_SAMPLE)); the gradient is 0 where L does not depend on the residuals."""
+    rows = _shifted_rows(torch.as_tensor(s).detach()).requires_grad_(True)
+    value = sample_losses(spec, params, rows)
+    if not value.requires_grad:
+        return value.detach(), torch.zeros_like(rows)
+    (grad,) = torch.autograd.grad(value.sum(), rows, allow_unused=True)
+    return value.detach(), torch.zeros_like(rows) if grad is None else grad
+
+
+def shift_autograd(spec: LossSpec, params: Mapping[str, float], s: Tensor) -> tuple[Tensor, Tensor]:
+    """(L(r + s), dL/ds by autograd) at every s of a 1-D s: dL/ds = Σᵢ ∂L/∂rᵢ."""
+    value, grads = residual_gradients(spec, params, s)
+    return value, grads.sum(-1)
+
+
+def shift_curve(
+    spec: LossSpec,
+    params: Mapping[str, float] | None = None,
+    x: Any = None,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    n: int = 401,
+) -> Curve:
+    """L(r + s) and dL/ds (autograd, and central differences in float64) against the shift s
+    (x_axis SHIFT_AXIS) of all residuals of SHIFT_SAMPLE together."""
+    params = spec.clamp(params)
+    if x is None:
+        start = SHIFT_RANGE[0] if lo is None else float(lo)
+        end = SHIFT_RANGE[1] if hi is None else float(hi)
+        grid = torch.linspace(start, end, int(n), dtype=torch.float64)
+    else:
+        grid = torch.as_tensor(x, dtype=torch.float64)
+    value, grad = shift_autograd(spec, params, grid)
+    fd = central_difference(lambda t: shifted_loss(spec, params, t), grid)
+    xs, g, v = grid.numpy(), grad.numpy(), value.numpy()
+    return Curve(xs, v, g, fd.numpy(), FD_STEP, SHIFT_AXIS, find_kinks(xs, g, v))
+
+
+def shift_steps(spec: LossSpec, params: Mapping[str, float], c: Curve) -> tuple[Steps, Steps]:
+    """Where L(r + s) and where dL/ds change abruptly between grid points of the shift curve c,
+    refined (as loss_steps and gradient_steps do on an element-wise curve)."""
+
+    def value(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return shifted_loss(spec, params, torch.as_tensor(x)).numpy()
+
+    def slope(x: np.ndarray) -> np.ndarray:
+        return shift_autograd(spec, params, torch.as_tensor(x))[1].numpy()
+
+    out = []
+    for f, y in ((value, c.value), (slope, c.grad_autograd)):
+        groups = np.array(jump_groups(y), dtype=int).reshape(-1, 2)
+        out.append(refine_steps(f, c.x[groups[:, 0]], c.x[groups[:, 1]]))
+    return out[0], out[1]
 
 
 def falls_forever(v: np.ndarray) -> bool:

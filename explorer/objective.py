@@ -29,6 +29,10 @@ class Objective:
     link: Link = "identity"  # applied to the model output first
     weights: Tensor | None = None  # (N,) per-sample weights, passed only when not None
     params: dict[str, float] = field(default_factory=dict)
+    # the LossSpec's mean_of_elements: mean(fn(..., reduction="none")) is fn(..., "mean"), so a
+    # grid of outputs takes one "none" call and a mean over the data; False (the safe default for
+    # a hand-built Objective) vmaps the "mean" reduction instead
+    mean_of_elements: bool = False
 
     def __post_init__(self) -> None:
         if self.link not in LINKS:
@@ -69,4 +73,5 @@ def objective(data: Dataset, spec: LossSpec, params: Mapping[str, Any] | None = 
         link=spec.link,
         weights=data.weights if spec.per_sample_weights else None,
         params=spec.clamp(params),
+        mean_of_elements=spec.mean_of_elements,
     )

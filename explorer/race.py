@@ -2,7 +2,9 @@
 
 A live page keeps a `Race` per session and iterates `live_ticks`, which advances it for part of
 each redraw interval and sleeps the rest; the runs are `explorer.training.train` generators, and
-nothing here draws.
+nothing here draws. Every advance is a unit of heavy work under an `explorer.budget.Budget`
+(CPU seconds, cancel checks, the server-wide slots), and a race's advances together spend at
+most its `total_s` of CPU.
 """
 
 import copy
@@ -15,6 +17,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from explorer import budget as budgets
+from explorer.budget import Budget, Cut
 from explorer.models import theta_labels
 from explorer.training import StepRecord, TrainConfig, build, history_frame, train
 
@@ -97,9 +101,13 @@ class Run:
 
 
 class Race:
-    """Runs advanced in lock-step: one step of each, round after round, until a budget is spent."""
+    """Runs advanced in lock-step: one step of each, round after round, until a budget is spent.
 
-    def __init__(self, configs: dict[str, TrainConfig]):
+    total_s: the CPU seconds all its advances together may spend (default explorer.budget's
+    RACE_S); once spent, advance takes no more steps and `cut` is "race".
+    """
+
+    def __init__(self, configs: dict[str, TrainConfig], total_s: float | None = None):
         if not configs:
             raise ValueError("a race needs at least one config")
         self.configs = {name: cfg.validate() for name, cfg in configs.items()}
@@ -108,6 +116,10 @@ class Race:
         kept = sum(size * (cfg.steps + 1) for cfg in self.configs.values())
         for run in self.runs.values():
             run.stride = max(1, math.ceil(kept / THETA_BUDGET))
+        self.total_s = budgets.RACE_S if total_s is None else total_s
+        self.spent_s = 0.0  # CPU seconds its advances have spent
+        self.cut: str | None = None  # why the latest advance ended before the race (see why)
+        self.why = ""  # that reason as a clause ("this run's time budget of 5 s ... is spent")
         self._lock = threading.Lock()  # one advance at a time: runs are generators
 
     def advance(
@@ -116,34 +128,66 @@ class Race:
         max_rounds: int | None = None,
         clock=time.thread_time,
         wall_cap: float = 10.0,
+        budget: Budget | None = None,
     ) -> bool:
-        """Step every unfinished run, round after round, until done, budget_s or max_rounds.
+        """Step every unfinished run, round after round, until done, the budget or max_rounds.
 
         The budget is CPU time of the calling thread (`clock`), not wall time: on a server
         shared by many sessions a wall-time budget buys a few steps a redraw, so training slows
         to a crawl while the redraws (a fixed cost per tick) take the CPU. A CPU budget buys
         the same steps however busy the server is. Wall time is still capped at `wall_cap` x
-        budget, for work the clock does not see (other threads, a GPU). At least one round is
-        taken. Returns True while some run is still unfinished. Calls from several threads
-        (an old script run still finishing its tick beside a new one) take turns.
-        """
-        with self._lock:
-            return self._advance(budget_s, max_rounds, clock, wall_cap)
+        budget, for work the clock does not see (other threads, a GPU). `budget`, if given,
+        replaces budget_s, clock and wall_cap, and adds its cancel check and slots.
 
-    def _advance(self, budget_s, max_rounds, clock, wall_cap) -> bool:
-        start, wall, rounds = clock(), time.perf_counter(), 0
-        while not self.done:
-            for run in self.runs.values():
-                if not run.done:
-                    run.step()
-            rounds += 1
-            if max_rounds is not None and rounds >= max_rounds:
-                break
-            if budget_s is not None and (
-                clock() - start >= budget_s or time.perf_counter() - wall >= wall_cap * budget_s
-            ):
-                break
-        return not self.done
+        At least one round is taken, unless the work is cancelled, the process is exiting, no
+        slot came free or the race's total_s is spent; `cut` then says which ("cancelled",
+        "shutdown", "busy", "race"; "budget" when the budget ended it; None when the race is
+        done or max_rounds ended it). A cancel check that raises ends the advance between two
+        rounds, with every run intact. Returns True while some run is still unfinished. Calls
+        from several threads (an old script run still finishing its tick beside a new one)
+        take turns.
+        """
+        if budget is None:
+            budget = Budget(budget_s, clock=clock, wall_cap=wall_cap)
+        with self._lock:
+            try:
+                with budget:
+                    self._advance(budget, max_rounds)
+            except Cut:  # before the first round: cancelled, exiting or no free slot
+                pass
+            self.cut = None if self.done else budget.cut
+            self.why = self._why(budget)
+            return not self.done
+
+    def _advance(self, budget: Budget, max_rounds: int | None) -> None:
+        rounds, spent = 0, self.spent_s
+        try:
+            while not self.done:
+                if spent + budget.used_s >= self.total_s:
+                    budget.cut = "race"
+                    break
+                for run in self.runs.values():
+                    if not run.done:
+                        run.step()
+                rounds += 1
+                if max_rounds is not None and rounds >= max_rounds:
+                    break
+                if budget.over():
+                    break
+        finally:
+            self.spent_s = spent + budget.spent()
+
+    def _why(self, budget: Budget) -> str:
+        if self.cut == "race":
+            return f"this race's total budget of {self.total_s:g} s of CPU is spent"
+        return budget.why(self.cut) if self.cut else ""
+
+    def cut_text(self) -> str | None:
+        """ "Stopped at step N of M: <why>" after an advance that a budget or a check ended."""
+        if self.cut is None:
+            return None
+        steps = max(cfg.steps for cfg in self.configs.values())
+        return f"Stopped at step {self.step} of {steps}: {self.why}."
 
     @property
     def done(self) -> bool:
@@ -197,19 +241,23 @@ def live_ticks(
     race: Race,
     every: float,
     current: Callable[[], bool] = lambda: True,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = budgets.nap,
+    slots: budgets.Slots | None = budgets.HEAVY,
 ) -> Iterator[int]:
     """The pacing of a live page: advance `race` for WORK·every of CPU time, yield the tick
     number (the caller redraws), sleep the rest of the interval, again.
 
-    Ends after the tick on which the race is done, or after a sleep once `current()` is False
-    (a newer script run has taken the race over: this one must not train beside it).
+    Each tick's advance is a unit of heavy work: it takes one of `slots` (waiting at most one
+    interval: on a crowded server a tick may take no step) and asks its thread's cancel check.
+    Ends after the tick on which the race is done, its total budget is spent or the work was
+    cancelled, or after a sleep once `current()` is False (a newer script run has taken the
+    race over: this one must not train beside it).
     """
     tick = 0
     while True:
-        race.advance(budget_s=WORK * every)
+        race.advance(budget=Budget(WORK * every, slots=slots, wait_s=every))
         yield tick
-        if race.done:
+        if race.done or race.cut == "race" or race.cut in budgets.FINAL:
             return
         tick += 1
         sleep((1 - WORK) * every)

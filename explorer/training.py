@@ -173,12 +173,32 @@ def _batches(n: int, batch_size: int | None, gen: torch.Generator) -> Iterator[t
 
 
 def _stop_reason(step: int, loss: float, grad_norm: float, initial: float) -> str | None:
+    """Why the run stops at this step, or None. At step 0 no update has been made, so a NaN or
+    infinite loss (gradient) there is the loss's own at the initial parameters, not a divergence."""
+    if step == 0 and not (math.isfinite(loss) and math.isfinite(grad_norm)):
+        bad = loss if not math.isfinite(loss) else grad_norm
+        shown, what = ("NaN", "undefined") if math.isnan(bad) else (f"{bad}", "infinite")
+        if not math.isfinite(loss):
+            return (
+                f"the loss is {shown} at step 0 (before any update): the formula is {what} "
+                "at the initial parameters"
+            )
+        return (
+            f"the gradient is {shown} at step 0 (before any update): the loss has no finite "
+            "gradient at the initial parameters"
+        )
     if not math.isfinite(loss):
         return f"diverged: loss became {loss} at step {step}"
     if not math.isfinite(grad_norm):
         return f"diverged: gradient became {grad_norm} at step {step}"
-    if abs(loss) > BLOW_UP * max(abs(initial), 1.0):
+    limit = BLOW_UP * max(abs(initial), 1.0)
+    if loss > limit:
         return f"diverged: loss grew past {BLOW_UP:g} × its initial value at step {step}"
+    if loss < -limit:
+        return (
+            f"diverged: loss fell below −{BLOW_UP:g} × max(|initial loss|, 1) = −{limit:g} "
+            f"at step {step}"
+        )
     return None
 
 

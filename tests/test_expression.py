@@ -359,6 +359,125 @@ def test_error_positions(text, col, message):
     assert message in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("+".join(["r"] * 31), lambda r: 31 * r),
+        ("+".join(["r"] * 100), lambda r: 100 * r),
+        ("-".join(["r"] * 60), lambda r: -58 * r),
+        ("+".join(["r*2"] * 50), lambda r: 100 * r),
+        ("*".join(["2"] * 31) + "*r", lambda r: 2.0**31 * r),
+        ("r" + "/2" * 80, lambda r: r / 2.0**80),
+        ("sqrt(" * 26 + "+".join(["r**2"] * 20) + ")" * 26, lambda r: (20 * r**2) ** 0.5**26),
+    ],
+    ids=lambda v: v[:20] if isinstance(v, str) else "",
+)
+def test_a_long_flat_chain_is_not_deep(text, expected):
+    loss = compile_loss(text)
+    pred, target = _data(5)
+    value = loss(pred, target, reduction="none")
+    torch.testing.assert_close(value, expected((pred - target).detach()), rtol=1e-12, atol=1e-12)
+    (grad,) = torch.autograd.grad(value.sum(), pred)  # backward runs through the whole chain
+    assert torch.isfinite(grad).all() and isinstance(to_latex(loss.tree), str)
+
+
+@pytest.mark.parametrize(
+    ("text", "col"),
+    [
+        ("sqrt(" * 31 + "r" + ")" * 31, 151),
+        ("r+(" * 30 + "r" + ")" * 30, 91),  # parentheses nest for real
+        ("r" + "**r" * 30, 30 * 3 + 1),  # ** is right-associative: real nesting
+        ("-" * 31 + "r", 31),
+    ],
+)
+def test_real_nesting_is_still_limited(text, col):
+    with pytest.raises(ExpressionError) as info:
+        compile_loss(text)
+    assert str(info.value).startswith("expression nested too deeply (more than 30 levels)")
+    assert info.value.col == col
+
+
+def test_size_stays_bounded_by_the_parts():
+    with pytest.raises(ExpressionError, match=r"^expression too complex \(more than 200 parts\)$"):
+        compile_loss("+".join(["r"] * 101))
+    compile_loss("+".join(["r"] * 100))
+
+
+@pytest.mark.parametrize(
+    ("text", "col", "message"),
+    [
+        (
+            "r**(0/0)",
+            5,
+            "the exponent after `**` is NaN (not a number): `0/0` divides zero by zero",
+        ),
+        ("r**(1/0)", 5, "the exponent after `**` is infinite: `1/0` divides by zero"),
+        ("r**(2 - 3/(1 - 1))", 9, "is infinite: `3/(1 - 1)` divides by zero"),
+        ("r**log(-1)", 4, "is NaN (not a number): `log(-1)` takes the log of a negative number"),
+        ("r**(1 + log(0))", 9, "is infinite: `log(0)` takes the log of zero"),
+        ("r**log1p(-1)", 4, "is infinite: `log1p(-1)` takes log1p of −1 (the log of zero)"),
+        ("r**sqrt(-2)", 4, "is NaN (not a number): `sqrt(-2)` takes the square root of a negative"),
+        ("r**(0**-1)", 5, "is infinite: `0**-1` raises zero to a negative power"),
+        ("r**((-8)**0.5)", 5, "`(-8)**0.5` raises a negative number to a fractional power"),
+        ("r**exp(800)", 4, "is infinite: `exp(800)` overflows the floating-point range"),
+        ("r**(exp(800) - exp(800))", 5, "is NaN (not a number): `exp(800)` overflows"),
+        ("abs(r)**(1/0*0)", 10, "is NaN (not a number): `1/0` divides by zero"),
+    ],
+)
+def test_a_nan_or_infinite_exponent_says_why(text, col, message):
+    with pytest.raises(ExpressionError) as info:
+        compile_loss(text)
+    assert message in str(info.value) and "too large" not in str(info.value)
+    assert info.value.col == col
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("r ** 11", "exponent 11 after `**` is too large (|p| ≤ 10) at column 3"),
+        ("r ** -(2*6)", "exponent -12 after `**` is too large (|p| ≤ 10)"),
+        ("1e400 * r", "number `1e400` overflows to infinity (at most 1e+06) at column 1"),
+        ("r + 2e6", "number `2e6` is too large (at most 1e+06) at column 5"),
+        ("r + 1" + "0" * 400, "is too large (at most 1e+06)"),
+    ],
+)
+def test_a_finite_number_too_large_is_told_apart_from_an_infinite_one(text, message):
+    with pytest.raises(ExpressionError) as info:
+        compile_loss(text)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "col", "shown", "what"),
+    [
+        ("r * inf", 5, "inf", "infinity"),
+        ("minimum(r, Inf)", 12, "Inf", "infinity"),
+        ("clamp(r, -INFINITY, 1)", 11, "INFINITY", "infinity"),
+        ("r + nan", 5, "nan", "NaN"),
+        ("NaN * r", 1, "NaN", "NaN"),
+        ("mean(r**2) + infty", 14, "infty", "infinity"),
+    ],
+)
+def test_names_of_non_finite_numbers_are_refused_not_made_parameters(text, col, shown, what):
+    with pytest.raises(ExpressionError) as info:
+        compile_loss(text)
+    assert str(info.value).startswith(
+        f"name `{shown}` is not allowed: it reads as {what}, which no loss can use "
+        f"(and it is not a parameter) at column {col}; "
+    )
+    assert info.value.col == col
+
+
+def test_a_parameter_value_must_be_finite():
+    loss = compile_loss("k*r**2")
+    pred, target = _data(4)
+    for bad in (float("nan"), float("inf"), -math.inf):
+        with pytest.raises(ExpressionError) as info:
+            loss(pred, target, k=bad)
+        assert str(info.value) == f"parameter `k` must be a finite number, got {bad}"
+    torch.testing.assert_close(loss(pred, target, k=2.0), 2 * ((pred - target) ** 2).mean())
+
+
 def _dangerous_call(node: ast.AST) -> bool:
     """A call of eval/exec/compile/__import__, directly or as builtins.<name> or importlib's."""
     if not isinstance(node, ast.Call):

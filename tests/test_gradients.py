@@ -167,3 +167,14 @@ def test_every_function_in_explorer_functions_is_in_the_table():
         and not name.startswith("_")  # a shared base (the matrix powers' forward)
     }
     assert defined and defined <= {row["function"] for row in gradcheck_table()}
+
+
+def test_a_formula_that_mixes_samples_has_no_per_residual_curve():
+    from explorer.expression import ExpressionError
+    from explorer.gradients import mixes_samples
+    from explorer.losses import get_loss
+
+    mixed, plain = get_loss("expr:r - mean(r)"), get_loss("expr:mean(r**2)")
+    assert mixes_samples(mixed) and not mixes_samples(plain) and not mixes_samples(LOSSES["mse"])
+    with pytest.raises(ExpressionError, match="no per-element values: this formula mixes samples"):
+        loss_curve(mixed)

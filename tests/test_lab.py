@@ -5,7 +5,7 @@ import torch
 
 from explorer.losses import LOSSES, get_loss
 from explorer.training import build
-from explorer.views.lab import diagnosis, graph_config, loss_graph
+from explorer.views.lab import diagnosis, graph_config, lab_curve, loss_graph, skipped_checks
 
 
 @pytest.mark.parametrize("key", list(LOSSES))
@@ -54,3 +54,30 @@ def test_a_resolved_spec_gives_what_its_key_gives():
     assert graph_config(spec, {"k": 3.0}) == graph_config(spec.key, {"k": 3.0})
     assert loss_graph(spec, {"k": 3.0}) == loss_graph(spec.key, {"k": 3.0})
     assert diagnosis(spec) == diagnosis(spec.key)
+
+
+@pytest.mark.parametrize(
+    ("key", "label"),
+    [
+        ("mse", "residual r = ŷ − y"),
+        ("zero_one", "margin m = y·ŷ"),
+        ("dice", "predicted probability p (target y = 1)"),
+        ("cross_entropy", "logit of the true class (others 0, 3 classes)"),
+    ],
+)
+def test_a_per_element_loss_keeps_its_curve_and_is_labelled_by_its_axis(key, label):
+    import numpy as np
+
+    from explorer.gradients import loss_curve
+
+    view = lab_curve(key)
+    assert not view.mixed and view.caption == "" and view.x_label == label
+    assert view.title == f"{LOSSES[key].name}: value and gradient against the {LOSSES[key].x_axis}"
+    np.testing.assert_array_equal(view.curve.value, loss_curve(LOSSES[key]).value)
+    assert skipped_checks(key) == {}
+
+
+def test_a_mixed_formula_is_diagnosed_by_key_or_spec_alike():
+    spec = get_loss("expr:mean(round(r))**2")
+    assert diagnosis(spec) == diagnosis(spec.key)
+    assert [f.code for f in diagnosis(spec)] == ["flat", "jump"]

@@ -178,7 +178,8 @@ def test_every_catalogue_loss_equals_the_loop(key):
 
 
 @pytest.mark.parametrize(
-    "key, broadcast", [("mse", True), ("cross_entropy", False), ("dice", False)]
+    "key, broadcast",
+    [("mse", True), ("cross_entropy", True), ("dice", False), ("weighted_ce", False)],
 )
 def test_loss_path_broadcast_or_vmap(key, broadcast):
     spec = get_loss(key)
@@ -186,8 +187,7 @@ def test_loss_path_broadcast_or_vmap(key, broadcast):
     model = mlp(out_dim=data.n_classes if spec.task == "multiclass" else 1, in_dim=data.in_dim)
     f = BatchedLoss(model, objective(data, spec))
     thetas = torch.stack([torch.as_tensor(flat_params(model))] * 2) + torch.randn(2, 1).double()
-    f.probe(thetas)
-    assert f.broadcast is broadcast
+    assert f.broadcast is broadcast is spec.mean_of_elements  # from the loss, before any call
     np.testing.assert_allclose(
         f(thetas).numpy(), loop_losses(model, f.obj, thetas).numpy(), **TIGHT
     )

@@ -214,12 +214,49 @@ def test_reductions_agree_and_bad_reduction_is_refused(key):
     pred, target, weights = batch(spec, seed=4)
     values = {r: spec.fn(pred, target, reduction=r, weights=weights) for r in ("none", *REDUCED)}
     assert values["none"].shape == target.shape and values["mean"].shape == ()
-    if key not in ("dice", "weighted_ce"):  # set-level Dice; torch's weighted mean
+    if spec.mean_of_elements:  # not the set-level Dice, nor torch's weighted mean
         torch.testing.assert_close(values["mean"], values["none"].mean())
     if key != "dice":
         torch.testing.assert_close(values["sum"], values["none"].sum())
     with pytest.raises(ValueError, match="none.*mean.*sum"):
         spec.fn(pred, target, reduction="avg")
+
+
+def random_params(spec: LossSpec, gen: torch.Generator) -> dict[str, float]:
+    """Each parameter drawn uniformly in its range (so class weights differ from each other)."""
+    draw = lambda p: p.min + (p.max - p.min) * float(torch.rand((), generator=gen, dtype=DTYPE))
+    return {p.name: draw(p) for p in spec.params}
+
+
+@pytest.mark.parametrize("key", list(LOSSES))
+def test_mean_of_elements_says_whether_the_mean_is_the_mean_of_the_elements(key):
+    """The flag the batched surface trusts, checked on random inputs, weights and parameters:
+    true exactly when mean(fn(reduction="none")) is fn(reduction="mean") every time."""
+    spec = LOSSES[key]
+    gen = torch.Generator().manual_seed(11)
+    agree = []
+    for seed in range(6):
+        pred, target, weights = batch(spec, n=12, seed=20 + seed)
+        params = random_params(spec, gen)
+        none = spec.fn(pred, target, reduction="none", weights=weights, **params)
+        mean = spec.fn(pred, target, reduction="mean", weights=weights, **params)
+        agree.append(bool(torch.allclose(none.mean(), mean, rtol=1e-12, atol=1e-14)))
+    assert agree == [spec.mean_of_elements] * len(agree)
+
+
+@pytest.mark.parametrize("key", [k for k, s in LOSSES.items() if s.mean_of_elements])
+def test_none_keeps_a_leading_grid_dimension_when_the_mean_is_of_the_elements(key):
+    """What the batched surface does with such a loss: one "none" call on (G, N[, K]) outputs
+    against (N,) targets and weights, a mean over N; it must be each row's own mean loss."""
+    spec = LOSSES[key]
+    gen = torch.Generator().manual_seed(5)
+    grid = torch.stack([batch(spec, n=10, seed=s)[0].detach() for s in range(4)])
+    _, target, weights = batch(spec, n=10, seed=0)
+    params = random_params(spec, gen)
+    rows = spec.fn(grid, target, reduction="none", weights=weights, **params)
+    assert rows.shape == grid.shape[:2]
+    each = torch.stack([spec.fn(g, target, weights=weights, **params) for g in grid])
+    torch.testing.assert_close(rows.mean(-1), each, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("key", list(LOSSES))

@@ -42,7 +42,7 @@ def test_a_valid_formula_is_plotted_with_its_true_gradient(page):
 def test_invalid_and_malicious_formulas_get_a_clear_message(page, text, message):
     at = page.text_input(key="expr").set_value(text).run()
     assert problems(at) == []
-    assert message in at.error[0].value
+    assert message in at.error[0].value.replace("\\", "")  # shown as typed: escapes aside
     assert "lab_curve" not in figures(at)
 
 
@@ -76,3 +76,27 @@ def test_the_formula_travels_to_training_and_landscape(target):
     assert at.text_input(key="expr").value == "mean(k*log1p(r**2))"
     assert at.slider(key="custom.k").value == 3.0
     assert figures(at)  # it draws with the typed loss
+
+
+@pytest.mark.parametrize("text", ["mean(r)**2 + mean(abs(r))", "sum(r**2) + 1", "r*mean(r)"])
+def test_a_formula_that_mixes_samples_is_drawn_along_a_shift_not_refused(page, text):
+    at = page.text_input(key="expr").set_value(text).run()
+    assert problems(at) == [] and not at.error
+    assert not any("does not work" in e.value for e in at.error)
+    fig = figures(at)["lab_curve"]
+    assert fig["layout"]["xaxis2"]["title"]["text"].startswith("shift s added to all 8 residuals")
+    assert fig["layout"]["title"]["text"].endswith(
+        "L(r + s) and dL/ds as all residuals shift together by s"
+    )
+    (note,) = [i.value for i in at.info if "mixes samples" in i.value]
+    assert "shift together by s" in note
+    assert any(
+        c.value.startswith("Skipped: gradient pushes residuals outwards") for c in at.caption
+    )
+
+
+def test_a_catalogue_loss_is_drawn_against_its_own_axis():
+    at = open_page("gradient_lab", {"loss": "zero_one"})
+    assert problems(at) == []
+    assert figures(at)["lab_curve"]["layout"]["xaxis2"]["title"]["text"] == "margin m = y·ŷ"
+    assert not [i for i in at.info if "mixes samples" in i.value]

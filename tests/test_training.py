@@ -153,7 +153,20 @@ def test_a_nan_loss_ends_the_run_with_a_reason_not_an_exception(monkeypatch):
         train_module, "get_loss", lambda key: dataclasses.replace(mse, fn=always_nan)
     )
     records = list(train(TrainConfig(steps=10, device="cpu")))
-    assert len(records) == 1 and records[0].stop == "diverged: loss became nan at step 0"
+    assert len(records) == 1
+    assert records[0].stop == (
+        "the loss is NaN at step 0 (before any update): the formula is undefined at the "
+        "initial parameters"
+    )
+
+
+def test_a_formula_undefined_at_the_start_is_not_said_to_diverge():
+    config = TrainConfig(loss="expr:mean(log(r))", steps=10, device="cpu")  # some r < 0
+    (record,) = train(config)
+    assert record.stop == (
+        "the loss is NaN at step 0 (before any update): the formula is undefined at the "
+        "initial parameters"
+    )
 
 
 @pytest.mark.parametrize(
@@ -162,13 +175,66 @@ def test_a_nan_loss_ends_the_run_with_a_reason_not_an_exception(monkeypatch):
         (float("inf"), 1.0, 1.0, "diverged: loss became inf at step 37"),
         (1.0, float("nan"), 1.0, "diverged: gradient became nan at step 37"),
         (2e6, 1.0, 1.0, "diverged: loss grew past 1e+06 × its initial value at step 37"),
-        (-2e6, 1.0, 0.0, "diverged: loss grew past 1e+06 × its initial value at step 37"),
+        (
+            -2e6,
+            1.0,
+            0.0,
+            "diverged: loss fell below −1e+06 × max(|initial loss|, 1) = −1e+06 at step 37",
+        ),
+        (
+            -8.7e6,
+            1.0,
+            -4.0,
+            "diverged: loss fell below −1e+06 × max(|initial loss|, 1) = −4e+06 at step 37",
+        ),
+        (-3e6, 1.0, -4.0, None),
         (5e5, 1.0, 1.0, None),
+        (-5e5, 1.0, 0.2, None),
         (0.5, 0.0, 0.0, None),
     ],
 )
 def test_stop_reasons(loss, grad, initial, expected):
     assert train_module._stop_reason(37, loss, grad, initial) == expected
+
+
+@pytest.mark.parametrize(
+    "loss, grad, expected",
+    [
+        (
+            float("nan"),
+            float("nan"),
+            "the loss is NaN at step 0 (before any update): the formula is undefined at the "
+            "initial parameters",
+        ),
+        (
+            float("inf"),
+            1.0,
+            "the loss is inf at step 0 (before any update): the formula is infinite at the "
+            "initial parameters",
+        ),
+        (
+            float("-inf"),
+            0.0,
+            "the loss is -inf at step 0 (before any update): the formula is infinite at the "
+            "initial parameters",
+        ),
+        (
+            1.0,
+            float("nan"),
+            "the gradient is NaN at step 0 (before any update): the loss has no finite "
+            "gradient at the initial parameters",
+        ),
+        (
+            1.0,
+            float("inf"),
+            "the gradient is inf at step 0 (before any update): the loss has no finite "
+            "gradient at the initial parameters",
+        ),
+        (1e9, 1.0, None),  # the first loss sets the scale: nothing grew yet
+    ],
+)
+def test_stop_reasons_at_step_0_say_the_start_is_bad_not_that_it_diverged(loss, grad, expected):
+    assert train_module._stop_reason(0, loss, grad, loss) == expected
 
 
 def test_the_loop_never_prints(capsys):

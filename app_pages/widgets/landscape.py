@@ -6,7 +6,15 @@ reads `?data=moons&model=mlp&loss=hinge&axes=pca&path=quick`.
 
 import streamlit as st
 
-from app_pages.widgets.common import CUSTOM, FORMULA_DEFAULTS, URL, loss_param_sliders, pick_loss
+from app_pages.widgets.common import (
+    CUSTOM,
+    FORMULA_DEFAULTS,
+    URL,
+    loss_param_sliders,
+    pick_loss,
+    url_number_input,
+    url_slider,
+)
 from explorer.data import DATASETS
 from explorer.losses import EXPRESSION_PREFIX, LOSSES
 from explorer.models import ACTIVATIONS, MODELS, models_for
@@ -30,7 +38,7 @@ def settings(device: str, seed: int) -> tuple[views.ViewConfig, dict]:
         model = choose("Model", models_for(DATASETS[data].in_dim), MODELS, "model")
         hidden, act = 16, "tanh"
         if model == "mlp":
-            hidden = st.slider("Hidden width", 2, 64, 16, key="hidden", bind=URL)
+            hidden = url_slider("Hidden width", 2, 64, 16, key="hidden")
             act = st.selectbox("Activation", ACTIVATIONS, key="act", bind=URL)
     with loss_col:
         fits = losses_for_data(data)  # only the losses that can train on this data set
@@ -52,8 +60,8 @@ def settings(device: str, seed: int) -> tuple[views.ViewConfig, dict]:
         names = [views.AXIS_NAMES[k] for k in kinds]
         axes = st.radio("Axes", kinds, key="axes", bind=URL, captions=names)
         fit = st.toggle("Fit the span to the trajectory", True, key="fit", bind=URL)
-        span = st.slider("Span (half-width)", 0.1, 10.0, 1.0, key="span", bind=URL, disabled=fit)
-        points = st.slider("Resolution (points per axis)", 5, 101, 31, 2, key="steps", bind=URL)
+        span = url_slider("Span (half-width)", 0.1, 10.0, 1.0, key="span", disabled=fit)
+        points = url_slider("Resolution (points per axis)", 5, 101, 31, 2, key="steps")
         log = st.toggle("Log scale", key="log", bind=URL)
         cones = st.toggle("Gradient cones (3-D)", True, key="cones", bind=URL)
     with path_col:
@@ -61,12 +69,8 @@ def settings(device: str, seed: int) -> tuple[views.ViewConfig, dict]:
         source = st.radio("Trajectory", paths, key="path", bind=URL, captions=list(paths.values()))
         off = not (source == "quick" or (source == "none" and axes == "pca"))  # PCA needs a path
         opt = st.selectbox("Optimizer", OPTIMIZERS, key="opt", bind=URL, disabled=off)
-        lr = st.number_input(
-            "Learning rate", 1e-4, 5.0, 0.05, format="%g", key="lr", bind=URL, disabled=off
-        )
-        n_steps = st.slider(
-            "Training steps", 5, 500, 100, 5, key="train_steps", bind=URL, disabled=off
-        )
+        lr = url_number_input("Learning rate", 1e-4, 5.0, 0.05, format="%g", key="lr", disabled=off)
+        n_steps = url_slider("Training steps", 5, 500, 100, 5, key="train_steps", disabled=off)
 
     cfg = views.ViewConfig(
         dataset=data, model=model, hidden=(hidden,), activation=act, loss=loss,

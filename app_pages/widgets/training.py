@@ -6,7 +6,17 @@ Bound widgets take plain keys as options (names go in captions and help), so the
 
 import streamlit as st
 
-from app_pages.widgets.common import CUSTOM, FORMULA_DEFAULTS, URL, loss_param_sliders, pick_loss
+from app_pages.widgets.common import (
+    CUSTOM,
+    FORMULA_DEFAULTS,
+    URL,
+    loss_param_sliders,
+    md_text,
+    pick_loss,
+    url_number_input,
+    url_select_slider,
+    url_slider,
+)
 from explorer.data import DATASETS, N_RANGE, NOISE_RANGE, OUTLIER_RANGE
 from explorer.losses import EXPRESSION_PREFIX, LossSpec
 from explorer.models import ACTIVATIONS, MODELS, STRAIGHT_THROUGH, models_for
@@ -35,15 +45,14 @@ def data_widgets() -> dict:
     key = st.selectbox("data set", list(DATASETS), key="data", bind=URL, help=_names(DATASETS))
     spec = DATASETS[key]
     st.caption(f"{spec.name} · {spec.task}: {spec.description}")
-    n = st.number_input("points n", *N_RANGE, 200, step=50, key="n", bind=URL)
-    noise = st.slider("noise", *NOISE_RANGE, 0.1, step=0.05, key="noise", bind=URL)
-    frac = st.slider(
+    n = url_number_input("points n", *N_RANGE, 200, step=50, key="n")
+    noise = url_slider("noise", *NOISE_RANGE, 0.1, 0.05, key="noise")
+    frac = url_slider(
         "outlier fraction",
         *OUTLIER_RANGE,
         0.0,
-        step=0.01,
+        0.01,
         key="outliers",
-        bind=URL,
         help="regression: shifted far off the curve; classification: flipped labels",
     )
     return dict(dataset=key, n=n, noise=noise, outlier_frac=frac)
@@ -55,8 +64,8 @@ def model_widgets(dataset: str) -> dict:
     key = st.selectbox("model", options, key="model", bind=URL, help=_names(MODELS))
     st.caption(MODELS[key].description)
     mlp = key == "mlp"
-    width = st.select_slider("hidden width", WIDTHS, 16, key="width", bind=URL, disabled=not mlp)
-    depth = st.slider("hidden layers", 1, MAX_DEPTH, 1, key="depth", bind=URL, disabled=not mlp)
+    width = url_select_slider("hidden width", WIDTHS, 16, key="width", disabled=not mlp)
+    depth = url_slider("hidden layers", 1, MAX_DEPTH, 1, key="depth", disabled=not mlp)
     act = st.selectbox("activation", ACTIVATIONS, key="act", bind=URL, disabled=not mlp)
     through = st.selectbox(
         "straight-through (step backward)",
@@ -75,7 +84,7 @@ def loss_widgets(dataset: str) -> tuple[LossSpec, dict]:
     spec = pick_loss(losses_for_data(dataset), custom=regression)
     if spec is None:
         st.stop()  # the formula's error is on the page; nothing can train on it
-    st.caption(f"{spec.name} · _{spec.source}_ · formula below")
+    st.caption(f"{md_text(spec.name)} · _{md_text(spec.source)}_ · formula below")
     prefix = CUSTOM if spec.key.startswith(EXPRESSION_PREFIX) else spec.key
     params = loss_param_sliders(spec, prefix=prefix, defaults=FORMULA_DEFAULTS)
     return spec, dict(loss=spec.key, loss_params=params)
@@ -84,11 +93,9 @@ def loss_widgets(dataset: str) -> tuple[LossSpec, dict]:
 def optimizer_widgets() -> dict:
     st.markdown("**Optimizer**")
     opt = st.selectbox("optimizer", OPTIMIZERS, key="opt", bind=URL)
-    lr = st.select_slider("learning rate", LR_CHOICES, 0.05, key="lr", bind=URL)
-    steps = st.number_input("steps", *STEPS_RANGE, 200, step=50, key="steps", bind=URL)
-    batch = st.number_input(
-        "batch size (0 = full batch)", 0, N_RANGE[1], 0, step=8, key="batch", bind=URL
-    )
+    lr = url_select_slider("learning rate", LR_CHOICES, 0.05, key="lr")
+    steps = url_number_input("steps", *STEPS_RANGE, 200, step=50, key="steps")
+    batch = url_number_input("batch size (0 = full batch)", 0, N_RANGE[1], 0, step=8, key="batch")
     return dict(optimizer=opt, lr=lr, steps=steps, batch_size=batch or None)
 
 

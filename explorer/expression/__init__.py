@@ -6,12 +6,15 @@ calls of `FUNCTIONS`, and turns each node into a closure over torch ops; `latex`
 Anything else raises `ExpressionError` (a ValueError) with the 1-based column of the problem.
 
 Names: `pred` (ŷ), `target` (y), `r` = ŷ − y, constants `pi`, `e`; any other lower-case name
-(at most 16 characters, not a function or a Python built-in; at most 6 of them) is a parameter:
-a slider with default 1, range [-100, 100], step 0.1. Comparisons give float masks (1 or 0) and
-`a < b < c` means (a < b)·(b < c). Limits: 500 characters, 200 parts, 30 levels of nesting,
-numbers up to 1e6, constant exponents up to |p| = 10. An exponent that depends on a parameter
-or the data (`abs(r)**p`) is allowed and left alone: overflow gives inf, which the gradient
-doctor reports, as it reports NaN from log(-1). Valid text never raises when evaluated.
+(at most 16 characters, not a function or a Python built-in, not `inf`, `nan` or another name
+of a non-finite number in any case; at most 6 of them) is a parameter: a slider with default 1,
+range [-100, 100], step 0.1. Comparisons give float masks (1 or 0) and `a < b < c` means
+(a < b)·(b < c). Limits: 500 characters, 200 parts, 30 levels of nesting (a chain of + and -,
+or of * and /, is one level), numbers up to 1e6, constant exponents up to |p| = 10 (a NaN or
+infinite one is refused with its cause, e.g. "`0/0` divides zero by zero"). An exponent that
+depends on a parameter or the data (`abs(r)**p`) is allowed and left alone: overflow gives inf,
+which the gradient doctor reports, as it reports NaN from log(-1). Valid text never raises when
+evaluated.
 
 Reduction rule. A formula without mean/sum is per element, and `reduction` reduces it. A linear
 combination of means — `mean(A)`, `mean(A) + k*mean(B)`, `mean(A)/2 + k` — or of sums keeps its
@@ -22,6 +25,7 @@ reduced by `reduction`. `weights` (N,) multiply the per-element values before re
 """
 
 import ast
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,7 +69,8 @@ class CompiledLoss:
 
     `params`: the parameter names it uses (a missing one is 1.0, unknown ones are ignored);
     `kind`: "elem" (no mean/sum), "mean" or "sum" (its own reduction) or "mixed"; `tree`: the
-    checked syntax tree.
+    checked syntax tree; `mixing`: for a mixed formula, how its first mixing part mixes samples
+    (e.g. "`mean(r)**2` raises a mean to a power"), else "".
     """
 
     text: str
@@ -73,6 +78,7 @@ class CompiledLoss:
     kind: Kind
     tree: ast.expr = field(repr=False, compare=False)
     root: Closure = field(repr=False, compare=False)
+    mixing: str = field(default="", compare=False)
 
     def __reduce__(
         self,
@@ -85,6 +91,12 @@ class CompiledLoss:
     def elementwise(self) -> bool:
         """Whether reduction="none" gives one value per element (False when it mixes samples)."""
         return self.kind != MIXED
+
+    @property
+    def mean_of_elements(self) -> bool:
+        """Whether the mean of the reduction="none" values is the "mean" reduction: per element
+        or a linear combination of means; not a sum (its "mean" is the sum) nor a mixed one."""
+        return self.kind == "elem" or self.kind == "mean"
 
     def __call__(
         self,
@@ -102,8 +114,8 @@ class CompiledLoss:
             if reduction == "none" or weights is not None:
                 what = "per-element values" if weights is None else "per-sample weights"
                 fail(
-                    f"no {what}: this formula mixes samples (a mean/sum inside a non-linear "
-                    "term); keep mean/sum outermost, e.g. mean(A) + k*mean(B)",
+                    f"no {what}: this formula mixes samples ({self.mixing}); only a formula "
+                    "whose means/sums are outermost has them, e.g. mean(A) + k*mean(B)",
                     None,
                 )
             value = self.root(env)
@@ -134,9 +146,12 @@ def _parameter(name: str, value: Any, dtype: torch.dtype, device: torch.device) 
             fail(f"parameter `{name}` must be one number, got shape {tuple(value.shape)}", None)
         return value.to(dtype=dtype, device=device)
     try:
-        return torch.tensor(float(value), dtype=dtype, device=device)
+        number = float(value)
     except (TypeError, ValueError, OverflowError):
         fail(f"parameter `{name}` must be a number, got {type(value).__name__}", None)
+    if not math.isfinite(number):
+        fail(f"parameter `{name}` must be a finite number, got {number}", None)
+    return torch.tensor(number, dtype=dtype, device=device)
 
 
 def compile_loss(text: str) -> CompiledLoss:
@@ -145,7 +160,7 @@ def compile_loss(text: str) -> CompiledLoss:
     builder = Builder(flat, cut)
     root, kind = builder.build(body)
     kind = kind if kind in (*REDUCERS, MIXED) else "elem"
-    return CompiledLoss(text, tuple(builder.params), kind, body, root)
+    return CompiledLoss(text, tuple(builder.params), kind, body, root, builder.mixing)
 
 
 def to_spec(text: str) -> LossSpec:
@@ -157,7 +172,7 @@ def to_spec(text: str) -> LossSpec:
     )
     notes = "Typed by you: parsed into a checked syntax tree and run as torch ops, never eval'd."
     if not loss.elementwise:
-        notes += " It mixes samples (mean/sum inside a non-linear term): no per-sample curve."
+        notes += f" It mixes samples ({loss.mixing}): it has no loss of one residual alone."
     return LossSpec(
         key=EXPRESSION_PREFIX + text,
         name=f"Custom: {text.strip()}",
@@ -165,6 +180,7 @@ def to_spec(text: str) -> LossSpec:
         params=params,
         **REGRESSION,
         fn=loss,
+        mean_of_elements=loss.mean_of_elements,
         source="custom expression",
         notes=notes,
     )

@@ -25,6 +25,7 @@ VARIABLES = ("pred", "target", "r")
 RESERVED = ("reduction", "weights", "self")  # the loss's own keyword arguments
 CONSTANTS = {"pi": math.pi, "e": math.e}
 NAME_RULE = re.compile(r"[a-z][a-z0-9_]{0,15}")
+NON_FINITE_NAMES = frozenset({"inf", "infinity", "infty", "nan"})  # in any case
 Kind = Literal["const", "free", "elem", "mean", "sum", "mixed"]
 CONST: Final = "const"
 FREE: Final = "free"
@@ -136,6 +137,70 @@ def _linear(op: type[ast.operator], a: Kind, b: Kind) -> Kind:
     return a if op is ast.Div and b in _SCALAR else MIXED
 
 
+def _operands(node: ast.expr) -> list[ast.expr]:
+    """The sub-expressions a node combines (none for a number or a name)."""
+    if isinstance(node, ast.BinOp):
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp):
+        return [node.operand]
+    if isinstance(node, ast.Compare):
+        return [node.left, *node.comparators]
+    return list(node.args) if isinstance(node, ast.Call) else []
+
+
+def _why_not_finite(node: ast.expr, values: list[float]) -> str:
+    """Why node's value is NaN or infinite when the values of its operands are finite."""
+    if isinstance(node, ast.BinOp) and len(values) == 2:
+        a, b = values
+        if isinstance(node.op, ast.Div) and b == 0:
+            return "divides zero by zero" if a == 0 else "divides by zero"
+        if isinstance(node.op, ast.Pow) and a == 0 and b < 0:
+            return "raises zero to a negative power"
+        if isinstance(node.op, ast.Pow) and a < 0 and b != int(b):
+            return "raises a negative number to a fractional power"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and values:
+        name, x = node.func.id, values[0]
+        if name == "log" and x <= 0:
+            return "takes the log of zero" if x == 0 else "takes the log of a negative number"
+        if name == "log1p" and x <= -1:
+            return "takes log1p of −1 (the log of zero)" if x == -1 else "takes log1p below −1"
+        if name == "sqrt" and x < 0:
+            return "takes the square root of a negative number"
+    return "overflows the floating-point range"
+
+
+def _amount(kinds: list[Kind]) -> str:
+    """ "a mean", "a sum" or "a mean and a sum": the reductions among kinds."""
+    found = [k for k in REDUCERS if k in kinds]
+    return " and ".join(f"a {k}" for k in found) or "a mean or sum"
+
+
+def _mixing(node: ast.expr, kinds: list[Kind]) -> str:
+    """How node, whose operands are each per element or a linear combination of means (sums),
+    mixes samples."""
+    what = _amount(kinds)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        name = node.func.id
+        return f"takes the {name} of {what}" if name in REDUCERS else f"applies {name} to {what}"
+    if isinstance(node, ast.Compare):
+        return f"compares {what}"
+    if not isinstance(node, ast.BinOp) or len(kinds) != 2:
+        return f"puts {what} inside a non-linear term"
+    if isinstance(node.op, ast.Pow):
+        if kinds[0] in REDUCERS:
+            return f"raises {_amount(kinds[:1])} to a power"
+        return f"has {_amount(kinds[1:])} in its exponent"
+    if ELEM in kinds:
+        return f"combines per-element values with {what}"
+    if isinstance(node.op, ast.Add | ast.Sub):
+        if all(k in REDUCERS for k in kinds):
+            return "adds a mean and a sum"
+        return "adds a number to a sum (sum(A) + k is not sum(A + k))"
+    if isinstance(node.op, ast.Div) and kinds[1] in REDUCERS:
+        return f"divides by {_amount(kinds[1:])}"
+    return f"multiplies {_amount(kinds[:1])} by {_amount(kinds[1:])}"
+
+
 def _constant(value: float) -> Closure:
     return lambda env: torch.tensor(value, dtype=env.dtype, device=env.device)
 
@@ -150,6 +215,8 @@ class Builder:
     def __init__(self, flat: str, cut: int) -> None:
         self.text, self.cut = flat, cut
         self.params: list[str] = []  # parameter names, in order of first use
+        self.mixing = ""  # how the first part that mixes samples does it ("" if none does)
+        self._kinds: dict[int, Kind] = {}  # id(node) -> kind of every node built so far
         self._methods: dict[type[ast.expr], Callable[[Any], tuple[Closure, Kind]]] = {
             ast.Constant: self._number,
             ast.Name: self._name,
@@ -167,9 +234,33 @@ class Builder:
         """Where node ends, as an index into the text (ast.parse always sets the end)."""
         return (node.end_col_offset or 0) + self.cut
 
+    def source(self, node: ast.expr, limit: int = 40) -> str:
+        """node's text, shortened to `limit` characters."""
+        text = self.text[self.col(node) - 1 : self.end(node)].strip()
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
     def build(self, node: ast.expr) -> tuple[Closure, Kind]:
         method = self._methods.get(type(node))
-        return method(node) if method else self._refuse(node)
+        closure, kind = method(node) if method else self._refuse(node)
+        self._kinds[id(node)] = kind
+        if kind == MIXED and not self.mixing:  # built bottom-up: the innermost mixing part
+            kinds = [self._kinds.get(id(c), ELEM) for c in _operands(node)]
+            self.mixing = f"`{self.source(node)}` {_mixing(node, kinds)}"
+        return closure, kind
+
+    def _static(self, node: ast.expr) -> float:
+        """The value of a part made of numbers only."""
+        return float(self.build(node)[0](_STATIC))
+
+    def _not_finite(self, node: ast.expr) -> tuple[ast.expr, str]:
+        """The innermost part of a non-finite constant whose operands are finite, and why it is not."""
+        while True:
+            parts = _operands(node)
+            values = [self._static(c) for c in parts]
+            bad = [c for c, v in zip(parts, values, strict=True) if not math.isfinite(v)]
+            if not bad:
+                return node, _why_not_finite(node, values)
+            node = bad[0]
 
     def _refuse(self, node: ast.expr) -> NoReturn:
         if isinstance(node, ast.Attribute):
@@ -184,6 +275,8 @@ class Builder:
             fail("strings are not allowed", col)
         if isinstance(value, bool) or not isinstance(value, int | float):
             fail(f"`{source}` is not a number you can use here", col)
+        if isinstance(value, float) and math.isinf(value):
+            fail(f"number `{source}` overflows to infinity (at most {MAX_CONSTANT:g})", col)
         if not abs(value) <= MAX_CONSTANT:
             fail(f"number `{source}` is too large (at most {MAX_CONSTANT:g})", col)
         return _constant(float(value)), CONST
@@ -205,6 +298,16 @@ class Builder:
         return _lookup(name), FREE
 
     def _check_name(self, name: str, col: int) -> None:
+        if name.lower() in NON_FINITE_NAMES:
+            nan = name.lower() == "nan"
+            fail(
+                f"name `{name}` is not allowed: it reads as {'NaN' if nan else 'infinity'}, "
+                "which no loss can use (and it is not a parameter)",
+                col,
+                "NaN turns every value and gradient into NaN"
+                if nan
+                else "write a finite number instead, e.g. 1e6 for a large bound",
+            )
         if name.startswith("_"):
             fail(f"name `{name[:20]}` is not allowed (names may not start with `_`)", col)
         if not NAME_RULE.fullmatch(name):
@@ -232,6 +335,13 @@ class Builder:
         (left, a), (right, b) = self.build(node.left), self.build(node.right)
         if op is ast.Pow and b == CONST:
             p = float(right(_STATIC))
+            if not math.isfinite(p):
+                part, why = self._not_finite(node.right)
+                what = "NaN (not a number)" if math.isnan(p) else "infinite"
+                fail(
+                    f"the exponent after `**` is {what}: `{self.source(part)}` {why}",
+                    self.col(part),
+                )
             if not abs(p) <= MAX_EXPONENT:
                 fail(f"exponent {p:.6g} after `**` is too large (|p| ≤ {MAX_EXPONENT:g})", col)
         fn = _ARITHMETIC[op]

@@ -1,8 +1,9 @@
 """Text → syntax tree, with the limits on size: nothing here evaluates anything.
 
 `ast.parse` only builds a tree (it compiles to an AST, never to bytecode). Before it, the text
-must be short plain ASCII; after it, the tree must be small and shallow. Every refusal is an
-`ExpressionError` carrying the 1-based column where the problem is.
+must be short plain ASCII; after it, the tree must be small and shallow (a chain of + and -,
+or of * and /, is one level however long). Every refusal is an `ExpressionError` carrying the
+1-based column where the problem is.
 """
 
 import ast
@@ -84,7 +85,11 @@ def _refuse_characters(text: str) -> None:
 
 
 def _check_size(body: ast.expr, cut: int) -> None:
-    """Refuse trees with too many parts or nested too deeply, without recursing."""
+    """Refuse trees with too many parts or nested too deeply, without recursing.
+
+    Depth counts real nesting: a chain `a + b - c + ...` (or `a * b / c * ...`) is one level,
+    though Python parses it as left-nested operations; its size is bounded by the parts.
+    """
     count = 0
     stack: list[tuple[ast.AST, int]] = [(body, 1)]
     while stack:
@@ -95,7 +100,17 @@ def _check_size(body: ast.expr, cut: int) -> None:
         if depth > MAX_DEPTH:
             col = getattr(node, "col_offset", 0) + 1 + cut
             fail(f"expression nested too deeply (more than {MAX_DEPTH} levels)", col)
-        stack.extend((child, depth + 1) for child in _parts(node))
+        stack.extend((child, depth + (not _same_chain(node, child))) for child in _parts(node))
+
+
+_CHAINS = ((ast.Add, ast.Sub), (ast.Mult, ast.Div))
+
+
+def _same_chain(node: ast.AST, child: ast.AST) -> bool:
+    """Whether child continues node's left-associative chain: `(a + b) - c`, `(a * b) / c`."""
+    if not (isinstance(node, ast.BinOp) and isinstance(child, ast.BinOp) and child is node.left):
+        return False
+    return any(isinstance(node.op, ops) and isinstance(child.op, ops) for ops in _CHAINS)
 
 
 def _parts(node: ast.AST) -> list[ast.AST]:

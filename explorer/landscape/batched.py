@@ -3,18 +3,25 @@
 A chunk of g parameter vectors becomes ONE forward pass with a leading grid dimension:
 hand-batched matmuls for the app's models (line, Linear, Linear/activation chains), and
 torch.func.vmap over functional_call for any other module. The loss is then one call on
-(g, N) predictions when the loss broadcasts over a leading dimension, else vmapped. There is
-never a Python loop over grid points, only over chunks.
+(g, N) predictions with reduction="none" and a mean over the data when the loss says that is its
+mean (Objective.mean_of_elements, from its LossSpec), else its "mean" reduction vmapped. There is
+never a Python loop over grid points, only over chunks. tanh runs on the kernel measured
+fastest on this CPU (`tanh_kernel`).
 
 Memory: a chunk holds about (2·layers + 4)·N·width activations per grid point (forward values
 plus what autograd saves) and 3·P parameter entries; chunks are sized to stay under
-`budget_mib` (default 256 MiB). On CPU chunks are also kept near CACHE_ELEMS activations,
-which measured 2-3x faster than one huge batch (the data stays in cache).
+`budget_mib` (default 256 MiB). On CPU chunks are also kept cache-sized: of 2^16..2^20
+activations a chunk (CACHE_ELEMS), the size that ran the evaluator fastest, measured once a
+process for each workload (`cache_points`); one huge batch measured 2-3x slower (the data
+leaves the cache), and which size wins depends on the CPU and the model.
 """
 
 import copy
-from collections.abc import Callable
-from typing import Any
+import functools
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import torch
 from numpy.typing import ArrayLike
@@ -22,14 +29,19 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 from torch.types import Device
 
+from explorer.budget import checkpoint
 from explorer.models import Line, Squeeze, Step, param_slices
 from explorer.objective import Objective
 
 DEFAULT_BUDGET_MIB = 256
-CACHE_ELEMS = 1 << 19  # activations a chunk on CPU: best of 2^17..2^20 on the bench cases
+# activations a chunk on the CPU: the candidates, of which `cache_points` times the engine's own
+# work once a process and keeps the fastest (2^17 for the line, 2^18 for a 32-wide MLP, here)
+CACHE_ELEMS = tuple(1 << k for k in range(16, 21))
+_CACHE_CHOICE: dict[tuple[Any, ...], int] = {}  # workload -> grid points a chunk
 ELEMENTWISE: tuple[type[nn.Module], ...] = (nn.Tanh, nn.ReLU, nn.Sigmoid, nn.GELU, nn.SiLU)
 ELEMENTWISE += (nn.LeakyReLU, nn.ELU, nn.Softplus, nn.Identity, Step)
-# one step of a Linear/activation chain: ("linear", parameter prefix) or ("act", the activation)
+# one step of a Linear/activation chain: ("linear", parameter prefix) or
+# ("act", (the activation, its in-place form))
 Op = tuple[str, Any]
 Forward = Callable[[dict[str, Tensor], Tensor], Tensor]  # (batched parameters, x) -> outputs
 
@@ -52,13 +64,85 @@ class FastTanh(torch.autograd.Function):
         return torch.addcmul(grad, grad * y, y, value=-1)
 
 
+# the tanh kernels the batched forward chooses from, by name; TANH_KERNELS[tanh_kernel(...)],
+# and the form each takes on a fresh matmul output, which it may overwrite (TANH_IN_PLACE)
+TANH_KERNELS: dict[str, Callable[[Tensor], Tensor]] = {
+    "torch.tanh": torch.tanh,
+    "2σ(2t)−1": FastTanh.apply,
+}
+TANH_IN_PLACE: dict[str, Callable[[Tensor], Tensor]] = {
+    "torch.tanh": torch.tanh_,
+    "2σ(2t)−1": FastTanh.apply,
+}
+CALIBRATION_ELEMS = 1 << 16  # elements a kernel is timed on, best of CALIBRATION_ROUNDS
+CALIBRATION_ROUNDS = 7
+CHUNK_ROUNDS = 5  # rounds of the chunk-size calibration (each a pass over ≤ 2^21 activations)
+CHUNK_SLACK = 0.05  # the largest chunk within 5% of the fastest: fewer chunks, less overhead
+K = TypeVar("K")
+_TANH_CHOICE: dict[tuple[str, torch.dtype, int], str] = {}  # (device type, dtype, threads) -> name
+
+
+def tanh_kernel(device: torch.device, dtype: torch.dtype) -> str:
+    """The name of the tanh kernel for (device, dtype): torch.tanh off the CPU; on the CPU the
+    faster of TANH_IN_PLACE (as the chain runs them), timed once a process (and thread count) at
+    first use, since which wins depends on the CPU (the sigmoid formula ~5x faster on some,
+    torch.tanh ~2x on AVX-512)."""
+    if device.type != "cpu":
+        return "torch.tanh"
+    key = (device.type, dtype, torch.get_num_threads())
+    if key not in _TANH_CHOICE:
+        gen = torch.Generator().manual_seed(0)
+        t = torch.randn(CALIBRATION_ELEMS, generator=gen, dtype=dtype) * 2
+        runs = {name: functools.partial(kernel, t) for name, kernel in TANH_IN_PLACE.items()}
+        _TANH_CHOICE.setdefault(key, fastest(runs))
+    return _TANH_CHOICE[key]
+
+
+def timings(
+    runs: Mapping[K, Callable[[], object]], rounds: int = CALIBRATION_ROUNDS
+) -> dict[K, float]:
+    """The best time (s) of `rounds` of each run, the runs timed round-robin (so load from
+    elsewhere hits them alike), without gradients."""
+    best = dict.fromkeys(runs, math.inf)
+    with torch.no_grad():
+        for _ in range(rounds):
+            for key, run in runs.items():
+                start = time.perf_counter()
+                run()
+                best[key] = min(best[key], time.perf_counter() - start)
+    return best
+
+
+def fastest(runs: Mapping[K, Callable[[], object]], rounds: int = CALIBRATION_ROUNDS) -> K:
+    """The key of the run with the best time (`timings`)."""
+    best = timings(runs, rounds)
+    return min(best, key=best.__getitem__)
+
+
 def fast_tanh(t: Tensor) -> Tensor:
-    """tanh for the batched forward: FastTanh on CPU, torch.tanh elsewhere."""
-    return FastTanh.apply(t) if t.device.type == "cpu" else torch.tanh(t)
+    """tanh for the batched forward, by the kernel `tanh_kernel` measured fastest here."""
+    return TANH_KERNELS[tanh_kernel(t.device, t.dtype)](t)
+
+
+def fast_tanh_(t: Tensor) -> Tensor:
+    """fast_tanh that may overwrite t (a fresh matmul output nothing else holds)."""
+    return TANH_IN_PLACE[tanh_kernel(t.device, t.dtype)](t)
+
+
+def _activation(layer: nn.Module) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]:
+    """(out-of-place, in-place) forms of an elementwise layer. The in-place form runs only on a
+    fresh matmul output, which autograd does not keep (baddbmm saves its inputs, not its result),
+    and saves one allocation of the chunk's activations a layer."""
+    if isinstance(layer, nn.Tanh):
+        return fast_tanh, fast_tanh_
+    if type(layer) is nn.ReLU:
+        return layer, torch.relu_
+    return layer, layer
 
 
 def _chain(model: nn.Module) -> tuple[list[Op], bool] | None:
-    """(ops, squeeze) for Linear/activation chains: ops are ("linear", prefix) or ("act", module)."""
+    """(ops, squeeze) for Linear/activation chains: ops are ("linear", prefix) or
+    ("act", (out-of-place, in-place))."""
     inner, squeeze, prefix = model, False, ""
     if isinstance(model, Squeeze):
         inner, squeeze, prefix = model.net, True, "net."
@@ -71,7 +155,7 @@ def _chain(model: nn.Module) -> tuple[list[Op], bool] | None:
         if isinstance(layer, nn.Linear):
             ops.append(("linear", prefix + name))
         elif isinstance(layer, ELEMENTWISE):
-            ops.append(("act", fast_tanh if isinstance(layer, nn.Tanh) else layer))
+            ops.append(("act", _activation(layer)))
         else:
             return None
     return ops, squeeze
@@ -81,15 +165,16 @@ def _chain_forward(ops: list[Op], squeeze: bool) -> Forward:
     """forward(p, x) with p[name] of shape (g, *shape): batched matmuls, (g, N[, K]) out."""
 
     def forward(p: dict[str, Tensor], x: Tensor) -> Tensor:
-        h = x
+        h, fresh = x, False  # fresh: h is a matmul output that nothing else holds
         for kind, item in ops:
             if kind == "act":
-                h = item(h)
+                h, fresh = item[1](h) if fresh else item[0](h), False
                 continue
             prefix = f"{item}." if item else ""
             weight, bias = p[prefix + "weight"].mT, p.get(prefix + "bias")
             h = h.expand(len(weight), *h.shape) if h.dim() == 2 else h
             h = torch.bmm(h, weight) if bias is None else torch.baddbmm(bias[:, None], h, weight)
+            fresh = True
         return h.squeeze(-1) if squeeze and h.shape[-1] == 1 else h
 
     return forward
@@ -107,13 +192,21 @@ class BatchedLoss:
         first = next(model.parameters())
         self.device = torch.device(device) if device is not None else first.device
         self.dtype = first.dtype
-        self.model = copy.deepcopy(model).to(self.device)
+        # the batched forwards never read the model's parameters (θ comes in each call), so only
+        # the vmap path takes its own copy on the device (deepcopy costs ~1 ms a surface)
+        self.model = model
         self.obj = obj.to(self.device, self.dtype)
         self.slices = param_slices(model)
         self.shapes = {name: p.shape for name, p in model.named_parameters()}
+        self._layout = (
+            list(self.shapes),
+            [s.stop - s.start for s in self.slices.values()],
+            [tuple(shape) for shape in self.shapes.values()],
+        )
         self.n_params = sum(p.numel() for p in model.parameters())
         self.forward, self.width, self.layers = self._pick_forward()
-        self.broadcast: bool | None = None  # loss path, decided by probe()
+        # loss path, from the loss itself: one "none" call over the grid and a mean, or vmap
+        self.broadcast = bool(self.obj.mean_of_elements)
 
     def _pick_forward(self) -> tuple[Forward, int, int]:
         """(forward, widest activation, number of layers) for this model."""
@@ -124,6 +217,7 @@ class BatchedLoss:
         layers = max(1, sum(len(s) == 2 for s in self.shapes.values()))
         if chain is not None:
             return _chain_forward(*chain), max(widths), layers
+        self.model = copy.deepcopy(self.model).to(self.device)  # functional_call runs this copy
         return self._vmap_forward, max(widths), layers
 
     def _vmap_forward(self, p: dict[str, Tensor], x: Tensor) -> Tensor:
@@ -134,37 +228,27 @@ class BatchedLoss:
         return torch.as_tensor(t).to(self.device, self.dtype)
 
     def unflatten(self, theta: Tensor) -> dict[str, Tensor]:
-        """Flat (g, P) → {name: (g, *shape)}."""
-        g = theta.shape[0]
-        return {n: theta[:, s].reshape(g, *self.shapes[n]) for n, s in self.slices.items()}
+        """Flat (g, P) → {name: (g, *shape)}, views of theta (one split: half the time of
+        slicing each parameter, which counts at a few hundred chunks a surface)."""
+        g, (names, sizes, shapes) = theta.shape[0], self._layout
+        parts = theta.split(sizes, dim=1)
+        return {n: t.reshape(g, *shape) for n, t, shape in zip(names, parts, shapes, strict=True)}
 
     def outputs(self, theta: Tensor) -> Tensor:
         """Model outputs (g, N[, K]) at each row of theta."""
         return self.forward(self.unflatten(theta), self.obj.x)
 
-    def probe(self, theta: Tensor) -> None:
-        """Use the broadcast loss path only if it gives each row's own mean loss (≥ 2 rows)."""
-        with torch.no_grad():
-            out = self.outputs(theta)
-            each = torch.stack([self.obj.of_output(o) for o in out])
-            try:
-                rows = self.obj.of_output(out, "none")
-                same = rows.shape == out.shape[:2] and self._close(rows.mean(-1), each)
-            except (RuntimeError, ValueError, IndexError, TypeError):
-                same = False
-        self.broadcast = bool(same)
-
-    def _close(self, a: Tensor, b: Tensor) -> bool:
-        tol = 1e-10 if self.dtype == torch.float64 else 1e-4
-        atol = tol * float(b.abs().nan_to_num(0.0, 0.0, 0.0).max())
-        return bool(torch.allclose(a, b, rtol=tol, atol=atol, equal_nan=True))
-
     def __call__(self, theta: Tensor) -> Tensor:
-        if self.broadcast is None:
-            self.probe(theta[[0, -1]])
         out = self.outputs(theta)
-        if self.broadcast:
-            return self.obj.of_output(out, "none").mean(-1)
+        if self.broadcast:  # the loss says mean("none") is its "mean": one call for the chunk
+            rows = self.obj.of_output(out, "none")
+            if rows.shape != out.shape[:2]:
+                raise ValueError(
+                    f"a loss with mean_of_elements=True gave reduction='none' values of shape "
+                    f"{tuple(rows.shape)} for outputs {tuple(out.shape)}; its 'none' must keep "
+                    "leading grid dimensions (or its spec must say mean_of_elements=False)"
+                )
+            return rows.mean(-1)
         try:
             return vmap(self.obj.of_output)(out)
         except RuntimeError as err:
@@ -184,8 +268,33 @@ class BatchedLoss:
         per_point = itemsize * (acts * (2 * self.layers + 4) + 3 * self.n_params)
         size = int(budget_mib * 2**20 // per_point)
         if self.device.type == "cpu":
-            size = min(size, CACHE_ELEMS // acts)
+            size = min(size, self.cache_points())
         return max(1, min(size, total))
+
+    def cache_points(self) -> int:
+        """Grid points a chunk on the CPU: of chunks holding CACHE_ELEMS activations, the size
+        that ran this evaluator fastest a point (the largest within CHUNK_SLACK of it: the loop
+        around each chunk costs too), timed (no gradients, best of CHUNK_ROUNDS, round-robin)
+        once a process for each model shape, data size, loss,
+        dtype and thread count, on two largest chunks' worth of points near the model's own
+        parameters (~0.1 s once, for the 2-32-32-1 MLP on 512 points)."""
+        acts = self.obj.x.shape[0] * self.width
+        sizes = sorted({max(1, elems // acts) for elems in CACHE_ELEMS})
+        key: tuple[Any, ...] = (self.device.type, self.dtype, torch.get_num_threads())
+        key += (tuple(self.obj.x.shape), tuple(type(m).__name__ for m in self.model.modules()))
+        key += (tuple(self.shapes.values()),)
+        key += (self.broadcast, getattr(self.obj.fn, "__name__", type(self.obj.fn).__name__))
+        if len(sizes) > 1 and key not in _CACHE_CHOICE:
+            centre = torch.cat([p.detach().reshape(-1) for p in self.model.parameters()])
+            centre = centre.to(self.device)
+            gen = torch.Generator().manual_seed(0)
+            noise = torch.randn(2 * sizes[-1], self.n_params, generator=gen, dtype=self.dtype)
+            rows = centre.to(self.dtype) + 0.1 * noise.to(self.device)
+            runs = {size: lambda size=size: [self(t) for t in rows.split(size)] for size in sizes}
+            times = timings(runs, rounds=CHUNK_ROUNDS)
+            fast = min(times.values()) * (1 + CHUNK_SLACK)
+            _CACHE_CHOICE.setdefault(key, max(size for size, t in times.items() if t <= fast))
+        return _CACHE_CHOICE.get(key, sizes[0])
 
 
 def plane_losses(
@@ -206,18 +315,23 @@ def plane_losses(
     """
     f = BatchedLoss(model, obj, device)
     at, along, coefs = f.cast(centre), f.cast(dirs), f.cast(coeffs)
-    f.probe(torch.addmm(at, coefs[[0, -1]], along))
     size = f.chunk_size(budget_mib, len(coefs), chunk)
-    values: list[Tensor] = []
-    grads: list[Tensor] = []
-    for c in coefs.split(size):
-        c = c.detach().requires_grad_(grad)
+    # The results go into buffers made once, not into lists of small per-chunk tensors: those
+    # small blocks, kept between a chunk's large freed ones, fragmented the malloc heap, which
+    # then grew by ~1 MB a chunk (~350 MB for one 101² surface) and kept it.
+    values = torch.empty(0, dtype=f.dtype, device=f.device)  # made at the first chunk, as its loss
+    grads = torch.empty_like(coefs) if grad else None
+    for start in range(0, len(coefs), size):
+        checkpoint()  # the running unit of heavy work may end here (explorer.budget.Cut)
+        c = coefs[start : start + size].detach().requires_grad_(grad)
         with torch.set_grad_enabled(grad):
             loss = f(torch.addmm(at, c, along))
-        if grad:
-            grads.append(_grad(loss, c))
-        values.append(loss.detach())
-    return torch.cat(values), torch.cat(grads) if grad else None
+        if start == 0:
+            values = loss.new_empty(len(coefs))
+        if grads is not None:
+            grads[start : start + len(c)] = _grad(loss, c)
+        values[start : start + len(c)] = loss.detach()
+    return values, grads
 
 
 def _grad(loss: Tensor, c: Tensor) -> Tensor:
@@ -239,7 +353,10 @@ def losses_at(
     """L(θ_t) for each row of thetas (T, P), batched and chunked."""
     f = BatchedLoss(model, obj, device)
     rows = f.cast(thetas)
-    f.probe(rows[[0, -1]])
     size = f.chunk_size(budget_mib, len(rows), chunk)
     with torch.no_grad():
-        return torch.cat([f(t) for t in rows.split(size)])
+        values: list[Tensor] = []
+        for t in rows.split(size):
+            checkpoint()  # the running unit of heavy work may end here (explorer.budget.Cut)
+            values.append(f(t))
+        return torch.cat(values)

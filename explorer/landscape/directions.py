@@ -129,19 +129,28 @@ def _theta(model: nn.Module, theta: ArrayLike | None) -> Tensor:
     return _as_theta(flat_params(model) if theta is None else theta)
 
 
-def pca_directions(thetas: ArrayLike, centre: ArrayLike) -> tuple[Tensor, Tensor]:
-    """First two principal directions (2, P) of θ_t − centre, and the fraction of Σ‖θ_t − centre‖²
-    each captures (Li et al.: PCA of the path relative to the final point). Oriented so the
-    first step lies on the negative side."""
-    diffs = _as_theta(thetas) - _as_theta(centre)
-    if diffs.ndim != 2 or diffs.shape[0] < 2 or diffs.shape[1] < 2:
-        raise ValueError(f"PCA axes need ≥ 2 steps of ≥ 2 parameters, got {tuple(diffs.shape)}")
-    _, s, vh = torch.linalg.svd(diffs, full_matrices=False)
+def pca_directions(
+    thetas: ArrayLike, centre: ArrayLike, *, centred: bool = True
+) -> tuple[Tensor, Tensor]:
+    """The first two principal directions (2, P) of a trajectory θ_t (T, P), and the fraction
+    each explains. Oriented so the first step lies on the negative side of the centre.
+
+    centred=True is PCA as Li et al. (2018) run it (sklearn's PCA): the SVD of θ_t − mean_t θ_t,
+    fractions s_i² / Σ s² (sklearn's explained_variance_ratio_). centred=False is the SVD of
+    θ_t − centre itself (no mean removed), fractions of Σ‖θ_t − centre‖². Either way the plane
+    is drawn through the centre; only the directions depend on this choice.
+    """
+    rows, at = _as_theta(thetas), _as_theta(centre)
+    if rows.ndim != 2 or rows.shape[0] < 2 or rows.shape[1] < 2:
+        raise ValueError(f"PCA axes need ≥ 2 steps of ≥ 2 parameters, got {tuple(rows.shape)}")
+    spread = rows - (rows.mean(dim=0) if centred else at)
+    _, s, vh = torch.linalg.svd(spread, full_matrices=False)
     total = (s**2).sum()
     if not total > 0:
-        raise ValueError("PCA axes need a trajectory that moves away from the centre")
+        what = "moves (all its steps are one point)" if centred else "moves away from the centre"
+        raise ValueError(f"PCA axes need a trajectory that {what}")
     dirs = vh[:2].clone()
-    flip = torch.where((diffs[0] @ dirs.T) > 0, -1.0, 1.0)
+    flip = torch.where(((rows[0] - at) @ dirs.T) > 0, -1.0, 1.0)
     return dirs * flip[:, None], (s[:2] ** 2) / total
 
 

@@ -32,6 +32,10 @@ from explorer.objective import Objective
 # the principal components of a trajectory, or the Hessian's top eigenvectors
 AxisKind = Literal["params", "random", "pca", "hessian"]
 AXES: tuple[AxisKind, ...] = get_args(AxisKind)
+# "pca" axes: principal components of the mean-centred path (Li et al. 2018, sklearn's PCA), or
+# of the path about the surface's centre, uncentred (the SVD of θ_t − centre)
+PcaKind = Literal["centred", "uncentred"]
+PCA_KINDS: tuple[PcaKind, ...] = get_args(PcaKind)
 POINTS_RANGE = (5, 401)  # grid points per axis (not optimizer steps)
 AUTO_MARGIN = 1.25  # span fitted to a trajectory: this times its largest |coordinate|
 PARALLEL_COS = 0.99  # two axes closer to parallel than this do not span a plane
@@ -47,11 +51,14 @@ class SurfaceConfig:
     names: tuple[str, str] | None = None  # "params": two theta entries; None: the model's two
     seed: int = 0  # "random" directions (and the Lanczos start vector)
     keep_bias: bool = False  # "random": normalize bias / 1-D parameters instead of zeroing them
+    pca: PcaKind = "centred"  # "pca": directions of the centred path, or uncentred about the centre
 
     def validate(self) -> "SurfaceConfig":
         """This config, or ValueError naming the allowed values."""
         if self.axes not in AXES:
             raise ValueError(f"unknown axes {self.axes!r}; allowed: {', '.join(AXES)}")
+        if self.pca not in PCA_KINDS:
+            raise ValueError(f"unknown pca {self.pca!r}; allowed: {', '.join(PCA_KINDS)}")
         check_points(self.points)
         if self.span is not None:
             check_span(self.span)
@@ -91,7 +98,8 @@ class Surface:
     origin: tuple[float, float]  # (a₀, b₀): the centre's coordinates
     labels: tuple[str, str]
     kind: AxisKind
-    explained: tuple[float, float] | None = None  # "pca": fraction of the path each axis holds
+    # "pca": each axis's explained variance ratio (centred), or share of Σ‖θ_t − centre‖² (uncentred)
+    explained: tuple[float, float] | None = None
     eigenvalues: tuple[float, float] | None = None  # "hessian": λ₁, λ₂
 
     def theta(self, a: float, b: float) -> np.ndarray:
@@ -161,8 +169,10 @@ def _axes(
     if config.axes == "pca":
         if thetas is None:
             raise ValueError("axes 'pca' needs a trajectory (StepRecords or flat thetas)")
-        dirs, frac = pca_directions(thetas, centre)
-        labels = _pair(f"PC{i + 1} ({100 * f:.1f}% of the path)" for i, f in enumerate(frac))
+        centred = config.pca == "centred"
+        dirs, frac = pca_directions(thetas, centre, centred=centred)
+        of = "of the path's variance" if centred else "of Σ‖θ − centre‖², uncentred"
+        labels = _pair(f"PC{i + 1} ({100 * f:.1f}% {of})" for i, f in enumerate(frac))
         return dirs.numpy(), (0.0, 0.0), labels, {"explained": tuple(frac.tolist())}
     vals, dirs = hessian_eigenpairs(model, obj, centre, k=2, seed=config.seed)
     labels = _pair(f"Hessian eigenvector {i + 1} (λ = {v:.4g})" for i, v in enumerate(vals))

@@ -101,12 +101,19 @@ def dice(
 def _class_nll(
     pred: Tensor, target: Tensor, class_weights: Tensor | None, reduction: Reduction
 ) -> Tensor:
-    """−w_y log softmax(ŷ)_y; "mean" divides by Σ w_y as torch's cross_entropy does."""
-    if pred.ndim < 1 or target.shape != pred.shape[:-1]:
+    """−w_y log softmax(ŷ)_y; "mean" divides by Σ w_y as torch's cross_entropy does.
+
+    Logits may carry leading dimensions the class ids lack ((G, N, K) with (N,)): the ids are
+    shared along them, as a grid of parameter vectors needs.
+    """
+    batch = pred.shape[:-1]
+    shared = target.ndim > 0 and batch[-target.ndim :] == target.shape
+    if pred.ndim < 1 or not (target.shape == batch or shared):
         raise ValueError(
             f"cross-entropy needs logits (N, K) and class ids (N,), got "
             f"{tuple(pred.shape)} and {tuple(target.shape)}"
         )
+    target = target.expand(batch)
     logp = F.log_softmax(pred, dim=-1).gather(-1, target.unsqueeze(-1)).squeeze(-1)
     w = torch.ones_like(logp) if class_weights is None else class_weights[target]
     if reduction == "mean":
@@ -181,6 +188,7 @@ SPECS = (
         params=(),
         **BINARY_01,
         fn=bce_logits,
+        mean_of_elements=True,
         source="standard",
         notes="Never exactly zero: even well-classified points keep a small gradient.",
         reference=torch_twin(F.binary_cross_entropy_with_logits),
@@ -195,6 +203,7 @@ SPECS = (
         ),
         **BINARY_01,
         fn=focal,
+        mean_of_elements=True,
         source="standard",
         notes="Cross-entropy damped by (1 − p_t)^γ: confident correct points barely count.",
     ),
@@ -205,6 +214,7 @@ SPECS = (
         params=(Param("margin", 0.5, 0.0, 3.0, 0.05, "extra margin beyond 1"),),
         **BINARY_PM1,
         fn=hinge,
+        mean_of_elements=True,
         source="seed 003 · HingeLossMargin",
         notes="Exactly zero (and zero gradient) once y·ŷ ≥ 1 + margin; slope −1 below.",
         reference=_hinge_twin,
@@ -216,6 +226,7 @@ SPECS = (
         params=(),
         **BINARY_PM1,
         fn=zero_one,
+        mean_of_elements=True,
         source="classic",
         notes="Counts mistakes. Its gradient is zero wherever it exists: training cannot move.",
     ),
@@ -226,6 +237,7 @@ SPECS = (
         params=(Param("k", 5.0, 0.1, 100.0, 0.1, "steepness; large k approaches the 0-1 loss"),),
         **BINARY_PM1,
         fn=sigmoid_margin,
+        mean_of_elements=True,
         source="classic",
         notes="A smooth 0-1 loss: it passes a gradient, concentrated near the boundary as k grows.",
     ),
@@ -239,6 +251,7 @@ SPECS = (
         link="sigmoid",
         target="01",
         fn=dice,
+        mean_of_elements=False,  # one Dice of the whole set, not a mean of per-element Dice
         source="seed 001 · DiceLoss",
         notes="Takes probabilities (sigmoid of the output). One number for the whole mask; "
         "the curve shows the per-element Dice.",
@@ -250,6 +263,7 @@ SPECS = (
         params=(),
         **MULTICLASS,
         fn=cross_entropy,
+        mean_of_elements=True,
         source="standard",
         notes="The curve moves the true class's logit with the other logits at 0.",
         reference=torch_twin(F.cross_entropy),
@@ -261,6 +275,7 @@ SPECS = (
         params=tuple(_class_weight_param(c) for c in range(3)),
         **MULTICLASS,
         fn=weighted_ce,
+        mean_of_elements=False,  # Σ w_y ℓ / Σ w_y, not the plain mean of w_y ℓ
         source="seed 002 · WeightedCrossEntropyLoss (fixed)",
         notes="One weight per class, passed as weight= of length C. The seed passed per-sample "
         "weights there, which raises.",

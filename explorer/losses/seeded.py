@@ -107,6 +107,7 @@ SPECS = (
         params=(Param("scale_factor", 2.0, 0.1, 10.0, 0.1, "multiplier for |r| > 1"),),
         **REGRESSION,
         fn=scaled_mse,
+        mean_of_elements=True,
         source="seed 000 · ScaledMSELoss",
         notes="The loss jumps at |r| = 1 (for s ≠ 1); its gradient jumps from 2r to 2sr there.",
     ),
@@ -117,6 +118,7 @@ SPECS = (
         params=(Param("k", 20.0, 0.5, 100.0, 0.5, "steepness of the sigmoid mask"), _T),
         **REGRESSION,
         fn=soft_threshold,
+        mean_of_elements=True,
         source="seed 000 · ThresholdedLoss",
         notes="At |r| = t the gradient is (t − k t²/4)·sign r: for k = 20, t = 1 it is −4·sign r, "
         "so gradient descent pushes residuals near the threshold outwards.",
@@ -128,6 +130,7 @@ SPECS = (
         params=(_T,),
         **REGRESSION,
         fn=hard_threshold,
+        mean_of_elements=True,
         source="seed 000 · hard cut-off",
         notes="The mask has zero gradient wherever it exists: inside, the gradient is 2r; "
         "outside, zero — nothing tells the model where the threshold is.",
@@ -139,6 +142,7 @@ SPECS = (
         params=(),
         **REGRESSION,
         fn=weighted_mse,
+        mean_of_elements=True,
         source="seed 003 · WeightedMSE (fixed)",
         notes="Weights (N,) against residuals (N,). The seed's residuals were (N,1): "
         "broadcasting built an N×N matrix.",
@@ -151,6 +155,7 @@ SPECS = (
         params=(),
         **REGRESSION,
         fn=hand_grad_weighted_se,
+        mean_of_elements=True,
         source="seed 001 · custom_loss_gradient",
         notes="Same values as weighted MSE, but autograd calls the seed's hand-written "
         "gradient inside a torch.autograd.Function.",
@@ -164,6 +169,7 @@ SPECS = (
         params=(),
         **REGRESSION,
         fn=sin2_function,
+        mean_of_elements=True,
         source="seed 002 · MyCustomFunction",
         notes="Built on the Sin2 autograd.Function: like r² near 0, bounded by 4, and periodic — "
         "a residual of 2π costs nothing.",
@@ -175,6 +181,7 @@ SPECS = (
         params=(),
         **REGRESSION,
         fn=proxy_round,
+        mean_of_elements=True,
         source="seed 002 · ProxyLoss (fixed)",
         notes="The seed added a scalar L1 to a per-element penalty, so backward() raised; here "
         "the penalty is averaged. round() has zero gradient; the penalty still pulls ŷ to integers.",
@@ -186,6 +193,7 @@ SPECS = (
         params=(),
         **REGRESSION,
         fn=sigmoid_weighted_abs,
+        mean_of_elements=True,
         source="seed 003 · CustomLoss",
         notes="Between ½|r| near 0 and |r| far away; the gradient jumps by 1 across r = 0.",
     ),

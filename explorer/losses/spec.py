@@ -98,6 +98,13 @@ class LossSpec:
     fn: LossFn
     source: str
     notes: str
+    # whether fn(reduction="none") gives per-element values whose plain mean is
+    # fn(reduction="mean"), with the same weights and parameters, for every input: true of losses
+    # averaged element by element (squared error, BCE, hinge, ...), false of a set-level loss
+    # (Dice) or a weighted mean Σwℓ/Σw (class-weighted CE). The batched surface relies on it:
+    # true takes one "none" call over a leading grid dimension and its mean, false vmaps "mean".
+    # Such a loss's "none" must also broadcast over leading dimensions of pred.
+    mean_of_elements: bool
     per_sample_weights: bool = False
     reference: LossFn | None = None  # an independent implementation the tests compare fn with
 
@@ -135,7 +142,10 @@ def reduce_loss(values: Tensor, reduction: Reduction) -> Tensor:
 
 def check_broadcast(pred: Tensor, other: Tensor, what: str) -> None:
     """Raise unless `other` broadcasts against pred without growing it ((N,1) with (N,) -> N×N)."""
-    if torch.broadcast_shapes(pred.shape, other.shape) != pred.shape:
+    p, o = pred.shape, other.shape
+    if len(o) <= len(p) and all(b in (1, a) for a, b in zip(p[len(p) - len(o) :], o, strict=True)):
+        return  # every dim of other is 1 or pred's: the common case, without torch's slow check
+    if torch.broadcast_shapes(p, o) != p:  # RuntimeError when they do not broadcast at all
         raise ValueError(
             f"{what} of shape {tuple(other.shape)} would broadcast pred of shape "
             f"{tuple(pred.shape)} into {tuple(torch.broadcast_shapes(pred.shape, other.shape))}; "

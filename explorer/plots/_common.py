@@ -1,5 +1,6 @@
 """Shared pieces of the figure builders: palette, layout, array cleaning, grids, trajectories."""
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,23 @@ ZERO_LINE = dict(color="#555555", width=1)
 START, END = "#2CA02C", "#D62728"
 
 
+# Plotly renders its strings as pseudo-HTML (<br>, <b>, <a>, &entities;), fills %{...} in hover
+# templates and hands $...$ to MathJax: outside text shows literally with these as entities.
+_PLOT_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "$": "&#36;", "%": "&#37;"}
+_PLOT_SPECIAL = re.compile("[&<>$%]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+def plot_text(text: object) -> str:
+    """text for a Plotly title, trace name, axis label or annotation: shown as typed.
+
+    & < > $ % become HTML entities (which Plotly decodes back for display) and line breaks and
+    other control characters become spaces, so "r<br>1" stays one line reading "r<br>1".
+    """
+    flat = _CONTROL.sub(" ", str(text))
+    return _PLOT_SPECIAL.sub(lambda m: _PLOT_ENTITIES[m.group()], flat)
+
+
 def colour(i: int) -> str:
     """The palette colour of series number i."""
     return PALETTE[i % len(PALETTE)]
@@ -42,9 +60,12 @@ def finite(a: ArrayLike) -> np.ndarray:
 def finish(
     fig: go.Figure, *, title: str, uirevision: str, height: int, bottom: int = 60, **layout: Any
 ) -> go.Figure:
-    """Apply the house layout: title, template, margins, height, legend on top, uirevision."""
+    """Apply the house layout: title (shown as given, see plot_text), template, margins, height,
+    legend on top, uirevision."""
     fig.update_layout(
-        title=dict(text=title, x=0.01, xanchor="left", y=0.985, yanchor="top", yref="container"),
+        title=dict(
+            text=plot_text(title), x=0.01, xanchor="left", y=0.985, yanchor="top", yref="container"
+        ),
         template=TEMPLATE,
         height=height,
         margin=dict(l=70, r=30, t=110, b=bottom),

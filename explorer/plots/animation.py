@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from numpy.typing import ArrayLike
 
-from ._common import END, START, finish, grid
+from ._common import END, START, finish, grid, plot_text
 from ._common import trajectory as read_trajectory
 from .surface import PATH, contour_trace, scale_values
 
@@ -64,8 +64,8 @@ def trajectory_animation(
         go.Frame(data=list(_frame_traces(tr, i)), traces=moving, name=str(i)) for i in shown
     ]
     label = f"step ({len(shown)} frames)"
-    fig.update_xaxes(title_text=axis_labels[0], range=[a[0], a[-1]])
-    fig.update_yaxes(title_text=axis_labels[1], range=[b[0], b[-1]])
+    fig.update_xaxes(title_text=plot_text(axis_labels[0]), range=[a[0], a[-1]])
+    fig.update_yaxes(title_text=plot_text(axis_labels[1]), range=[b[0], b[-1]])
     return finish(
         fig,
         title=title,

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 from numpy.typing import ArrayLike
 from plotly.subplots import make_subplots
 
-from ._common import ZERO_LINE, colour, finish, finite
+from ._common import ZERO_LINE, colour, finish, finite, plot_text
 from .surface import LOG_LABEL, scale_values
 
 MAX_FD_MARKERS = 60
@@ -34,7 +34,7 @@ def loss_curves(
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
     fd_idx = np.unique(np.linspace(0, xs.size - 1, min(xs.size, MAX_FD_MARKERS)).astype(int))
     for i, c in enumerate(curves):
-        name, col = str(c["name"]), colour(i)
+        name, col = plot_text(c["name"]), colour(i)
         line = dict(color=col, width=2.5)
         fig.add_scatter(
             x=xs, y=finite(c["value"]), name=name, legendgroup=name, line=line, row=1, col=1
@@ -62,9 +62,9 @@ def loss_curves(
             )
     fig.add_hline(y=0, line=ZERO_LINE, row=2, col=1)
     _vertical_marks(fig, marks, rows=2)
-    fig.update_xaxes(title_text=x_label, row=2, col=1)
-    fig.update_yaxes(title_text=y_labels[0], row=1, col=1)
-    fig.update_yaxes(title_text=y_labels[1], row=2, col=1)
+    fig.update_xaxes(title_text=plot_text(x_label), row=2, col=1)
+    fig.update_yaxes(title_text=plot_text(y_labels[0]), row=1, col=1)
+    fig.update_yaxes(title_text=plot_text(y_labels[1]), row=2, col=1)
     return finish(fig, title=title, uirevision=uirevision, height=height)
 
 
@@ -142,7 +142,7 @@ def threshold_comparison(
         bordercolor="#BBBBBB",
         font=dict(size=12),
     )
-    fig.update_xaxes(title_text=x_label, row=3, col=1)
+    fig.update_xaxes(title_text=plot_text(x_label), row=3, col=1)
     for row, label in enumerate(["mask", "loss L", "dL/dŷ"], start=1):
         fig.update_yaxes(title_text=label, row=row, col=1)
     title = title or f"Soft vs hard threshold (t = {t:g}, k = {k:g})"
@@ -182,10 +182,11 @@ def slice_1d(
     y_label = LOG_LABEL if log_scale else y_label
     fig = go.Figure()
     for i, (name, v) in enumerate(series.items()):
-        fig.add_scatter(x=ts, y=scale(v), name=str(name), line=dict(color=colour(i), width=2.5))
+        line = dict(color=colour(i), width=2.5)
+        fig.add_scatter(x=ts, y=scale(v), name=plot_text(name), line=line)
     first = finite(next(iter(series.values())))
     for e in endpoints:
-        te, label = float(e[0]), str(e[1])
+        te, label = float(e[0]), plot_text(e[1])
         if not np.nanmin(ts) <= te <= np.nanmax(ts):
             continue
         ve = float(e[2]) if len(e) > 2 else float(np.interp(te, ts, first))
@@ -199,8 +200,8 @@ def slice_1d(
             name=label,
             marker=dict(color="black", size=11, symbol="diamond"),
         )
-    fig.update_xaxes(title_text=x_label)
-    fig.update_yaxes(title_text=y_label)
+    fig.update_xaxes(title_text=plot_text(x_label))
+    fig.update_yaxes(title_text=plot_text(y_label))
     return finish(fig, title=title, uirevision=uirevision, height=height)
 
 
@@ -208,6 +209,7 @@ def _vertical_marks(fig: go.Figure, marks: Iterable[tuple[float, str]], *, rows:
     """Dotted vertical lines at each (x, label) on every row; the label only on the top row."""
     for xm, label in marks:
         for row in range(1, rows + 1):
-            text = dict(annotation_text=str(label), annotation_position="top") if row == 1 else {}
+            text = dict(annotation_text=plot_text(label), annotation_position="top")
+            text = text if row == 1 else {}
             line = dict(color="#888888", width=1, dash="dot")
             fig.add_vline(x=float(xm), line=line, row=row, col=1, **text)

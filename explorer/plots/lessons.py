@@ -4,7 +4,7 @@ from collections.abc import Mapping
 
 import plotly.graph_objects as go
 
-from ._common import ZERO_LINE, colour, finish, finite
+from ._common import ZERO_LINE, colour, finish, finite, plot_text
 
 
 def lesson_figure(data: Mapping, *, title: str, uirevision: str = "lesson") -> go.Figure | None:
@@ -17,7 +17,8 @@ def lesson_figure(data: Mapping, *, title: str, uirevision: str = "lesson") -> g
             f"unknown lesson figure kind {kind!r}; allowed: curve, history, bars, table"
         )
     fig = go.Figure()
-    for i, (name, values) in enumerate(data["series"].items()):
+    for i, (series, values) in enumerate(data["series"].items()):
+        name = plot_text(series)
         if kind == "bars":
             fig.add_bar(x=list(data["labels"]), y=finite(values), name=name, marker_color=colour(i))
         else:
@@ -32,6 +33,6 @@ def lesson_figure(data: Mapping, *, title: str, uirevision: str = "lesson") -> g
     if kind != "bars":
         fig.add_hline(y=0, line=ZERO_LINE)
     x_title = {"curve": data.get("x_label", "x"), "history": "optimizer step", "bars": ""}[kind]
-    fig.update_xaxes(title_text=x_title)
-    fig.update_yaxes(title_text=data.get("y_label", "value"))
+    fig.update_xaxes(title_text=plot_text(x_title))
+    fig.update_yaxes(title_text=plot_text(data.get("y_label", "value")))
     return finish(fig, title=title, uirevision=uirevision, height=440, barmode="group")

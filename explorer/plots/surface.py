@@ -20,6 +20,7 @@ from ._common import (
     grid,
     log_eps,
     log_values,
+    plot_text,
     trajectory,
     trajectory_hover,
 )
@@ -51,7 +52,8 @@ def surface_3d(
     """
     a, b, z = grid(alpha, beta, values)
     zt, zmap = scale_values(z, log_scale)
-    zlabel = LOG_LABEL if log_scale else z_label
+    zlabel = LOG_LABEL if log_scale else plot_text(z_label)
+    axis_labels = [plot_text(label) for label in axis_labels]
     fig = go.Figure(
         go.Surface(
             x=a,
@@ -139,8 +141,8 @@ def contour_arrows(
     if trajectory is not None:
         for trace in _path_traces(_trajectory_z(trajectory, zmap), three_d=False):
             fig.add_trace(trace)
-    fig.update_xaxes(title_text=axis_labels[0], range=[a[0], a[-1]])
-    fig.update_yaxes(title_text=axis_labels[1], range=[b[0], b[-1]])
+    fig.update_xaxes(title_text=plot_text(axis_labels[0]), range=[a[0], a[-1]])
+    fig.update_yaxes(title_text=plot_text(axis_labels[1]), range=[b[0], b[-1]])
     return finish(fig, title=title, uirevision=uirevision, height=height)
 
 
@@ -189,7 +191,11 @@ def contour_trace(
     axis_labels: Sequence[str],
     z_label: str,
 ) -> go.Contour:
-    """The filled contour of zt (values shown in hover as the raw L = z)."""
+    """The filled contour of zt (values shown in hover as the raw L = z).
+
+    axis_labels and z_label are shown as given (escaped here for Plotly; see plot_text).
+    """
+    x_label, y_label = (plot_text(label) for label in axis_labels[:2])
     return go.Contour(
         x=a,
         y=b,
@@ -198,9 +204,11 @@ def contour_trace(
         colorscale=SURFACE_SCALE,
         ncontours=20,
         line=dict(width=0.5, color="rgba(255,255,255,0.4)"),
-        colorbar=dict(title=dict(text=LOG_LABEL if log_scale else z_label, side="right")),
+        colorbar=dict(
+            title=dict(text=LOG_LABEL if log_scale else plot_text(z_label), side="right")
+        ),
         customdata=z,
-        hovertemplate=f"{axis_labels[0]} %{{x:.3g}}<br>{axis_labels[1]} %{{y:.3g}}"
+        hovertemplate=f"{x_label} %{{x:.3g}}<br>{y_label} %{{y:.3g}}"
         "<br>L %{customdata:.4g}<extra></extra>",
         showlegend=False,
     )

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from numpy.typing import ArrayLike
 from plotly.subplots import make_subplots
 
-from ._common import PALETTE, colour, finish, finite, grid
+from ._common import PALETTE, colour, finish, finite, grid, plot_text
 
 TASKS = ("regression", "binary", "multiclass", "segmentation")
 POINT_EDGE = dict(color="white", width=0.8)
@@ -39,7 +39,7 @@ def training_curves(
                 x=finite(d["step"]),
                 y=finite(d[col]),
                 mode="lines",
-                name=name,
+                name=plot_text(name),
                 legendgroup=name,
                 showlegend=row == 1,
                 line=dict(color=colour(i), width=2),
@@ -155,8 +155,8 @@ def _classification(
         m = np.asarray(outlier, bool).reshape(-1)
         marker = dict(color="black", size=12, symbol="circle-open", line=dict(width=2))
         fig.add_scatter(x=xs[m, 0], y=xs[m, 1], mode="markers", name="outliers", marker=marker)
-    fig.update_xaxes(title_text=axis_labels[0])
-    fig.update_yaxes(title_text=axis_labels[1])
+    fig.update_xaxes(title_text=plot_text(axis_labels[0]))
+    fig.update_yaxes(title_text=plot_text(axis_labels[1]))
     return fig
 
 
@@ -221,7 +221,7 @@ def param_path(
         raise ValueError(f"{len(names)} names for {theta.shape[1]} parameters")
     s = np.arange(len(theta)) if steps is None else finite(steps)
     if theta.shape[1] <= max_lines:
-        series = {str(n): theta[:, i] for i, n in enumerate(names)}
+        series = {plot_text(n): theta[:, i] for i, n in enumerate(names)}
         y_label = "parameter value"
     else:
         series = {"‖θ‖": np.linalg.norm(theta, axis=1)}

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
+from explorer import budget as budgets
 from explorer.data import DATASETS
 from explorer.devices import select_device
 from explorer.landscape import AXES, POINTS_RANGE, AxisKind, Surface, SurfaceConfig, loss_surface
@@ -68,6 +69,7 @@ class ViewConfig:
     n: int = 200
     noise: float = 0.1
     outlier_frac: float = 0.0
+    start: tuple[float, float] | None = None  # (α, β): the quick run starts there on the plane
 
     def train_config(
         self, loss: str | None = None, params: tuple | None = None, *, validate: bool = True
@@ -158,12 +160,24 @@ def same_plane(model, obj, surface: Surface, *, grad: bool = True, **engine) -> 
     )
 
 
+VIEW_HINT = "choose fewer grid points, fewer training steps or a smaller model"
+
+
+def _view_budget() -> budgets.Budget:
+    """One view's unit of heavy work: explorer.budget.VIEW_S of CPU and a server-wide slot."""
+    return budgets.Budget(budgets.VIEW_S, slots=budgets.HEAVY, what="this view's", hint=VIEW_HINT)
+
+
+@budgets.unit(_view_budget)  # or the caller's own `with Budget(...)`; Cut (a ValueError) if cut
 def landscape_view(config: ViewConfig, records=None) -> LandscapeView:
     """Everything the Landscape page draws; records: the path when config.trajectory == "last".
 
     Each loss is resolved once (get_loss) and each TrainConfig validated once; the quick run
-    trains the view's own problem.
+    trains the view's own problem. With config.start, the plane is the one without it (see
+    restart_view).
     """
+    if config.start is not None:
+        return restart_view(config, landscape_view(replace(config, start=None), records))
     if config.trajectory not in TRAJECTORIES:
         allowed = ", ".join(TRAJECTORIES)
         raise ValueError(f"unknown trajectory {config.trajectory!r}; allowed: {allowed}")
@@ -237,12 +251,45 @@ def _trajectory(config: ViewConfig, problem: Problem, records) -> tuple[list, st
     if config.trajectory == "last" and not records:
         raise ValueError("trajectory 'last' needs the last run's records")
     if config.trajectory == "quick" or (config.trajectory == "none" and config.axes == "pca"):
-        records = list(train(problem))
+        records = list(budgets.each(train(problem)))  # a budget check before every step
     elif config.trajectory == "none":
         return [], None
     stop = records[-1].stop
     keep = [r for r in records if math.isfinite(r.loss) and np.isfinite(r.theta).all()]
     return keep, stop
+
+
+def restart_view(config: ViewConfig, base: LandscapeView) -> LandscapeView:
+    """base (the view of config without its start) with the quick run started at config.start
+    on base's plane instead: the surfaces stay, the path, projections and slice are new.
+
+    The point is clamped to the grid; ValueError unless it is two finite numbers.
+    """
+    a, b = (float(v) for v in config.start or (math.nan, math.nan))
+    if not (math.isfinite(a) and math.isfinite(b)):
+        raise ValueError(f"a start point is two finite numbers, got {config.start!r}")
+    surface = base.panels[0].surface
+    a = min(max(a, float(surface.alpha[0])), float(surface.alpha[-1]))
+    b = min(max(b, float(surface.beta[0])), float(surface.beta[-1]))
+    spec = get_loss(config.loss)
+    problem = build(config.train_config(validate=False), spec)
+    params = list(problem.model.parameters())
+    theta = torch.as_tensor(surface.theta(a, b), dtype=params[0].dtype, device=params[0].device)
+    torch.nn.utils.vector_to_parameters(theta, params)
+    records, stop = _trajectory(replace(config, trajectory="quick", start=None), problem, None)
+    losses = [(spec, problem.objective), *_compared(config, problem)]
+    model = problem.model
+    panels = tuple(
+        make_panel(i, s, model, obj, base.panels[i].surface, records)
+        for i, (s, obj) in enumerate(losses)
+    )
+    return replace(
+        base,
+        panels=panels,
+        records=tuple(records),
+        slice=make_slice(model, losses, records, surface),
+        stop=stop,
+    )
 
 
 def surface_arrays(panels: Sequence[Panel]) -> dict[str, np.ndarray]:

@@ -1,0 +1,104 @@
+"""The trajectory player's sections (not pages): Landscape's player over panel 0's plane, in a
+fragment, so a click on the plane or a change of its frames reruns this section only; Loss
+Shapes' sweep of a soft-vs-hard pair's steepness; Training's race, step by step, growing live.
+
+Session state this section owns:
+  "landscape.start"  {"fields": the view's config fields, "at": (α, β)}: where the last click
+                     started the quick run; it holds only while the view's settings stay.
+"""
+
+from dataclasses import replace
+
+import streamlit as st
+
+from app_pages.components.player import player
+from explorer.views import landscape as views
+from explorer.views import player as pv
+
+START = "landscape.start"
+STEPS = "training steps"
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def restarted(fields: tuple, run_key: str, start: tuple, _base: views.LandscapeView):
+    """The view of fields with its quick run started at `start` on _base's plane."""
+    config = replace(views.ViewConfig(**dict(fields)), start=start)
+    return views.restart_view(config, _base)
+
+
+@st.cache_data(max_entries=16, show_spinner="Computing the surfaces of the sweep…")
+def swept(fields: tuple, run_key: str, param: str, log: bool, _view: views.LandscapeView):
+    """The main loss on the view's plane over the range of its parameter `param`."""
+    return pv.landscape_sweep(views.ViewConfig(**dict(fields)), _view, param, log=log)
+
+
+def _start(fields: tuple) -> tuple[float, float] | None:
+    saved = st.session_state.get(START)
+    return saved["at"] if saved and saved["fields"] == fields else None
+
+
+@st.fragment
+def landscape_section(fields: tuple, run_key: str, view: views.LandscapeView, log: bool) -> None:
+    """The player of the view built from `fields` (the page's cached view is `view`)."""
+    st.subheader("Player")
+    options = [STEPS, *(name for name, _ in dict(fields)["loss_params"])]  # the loss's parameters
+    left, right = st.columns([1, 3], vertical_alignment="bottom")
+    frames = left.selectbox(
+        "Frames over",
+        options,
+        key="player_frames",
+        help="the training steps of the path, or a loss parameter from its smallest value to "
+        "its largest (the surface and its −∇L arrows at each value)",
+    )
+    start = _start(fields)
+    if start is not None:
+        view = restarted(fields, run_key, start, view)
+        right.button(
+            "Start from the initial parameters", on_click=st.session_state.pop, args=(START,)
+        )
+    data = pv.landscape_player(view, log=log)
+    if frames != STEPS:
+        sweep = swept(fields, run_key, frames, log, view)
+        data = replace(
+            data,
+            sweep=sweep,
+            clickable=False,
+            title=f"{data.title.split(':')[0]}: the surface as {frames} goes from "
+            f"{sweep.values[0]:g} to {sweep.values[-1]:g}",
+            hint="Scrub or play: each frame is the surface and its −∇L at one value.",
+        )
+
+    def clicked(click: pv.Click) -> None:
+        st.session_state[START] = {"fields": fields, "at": (click.alpha, click.beta)}
+
+    player(data, key="landscape.player", on_click=clicked)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _pair(pair: str, t: float) -> pv.Player:
+    return pv.pair_player(pair, t=t)
+
+
+def pair_section(pair: str, t: float) -> None:
+    """The soft member of a pair at every steepness k, played in the browser."""
+    player(_pair(pair, t), key=f"shapes.player.{pair}")
+
+
+def race_section(race, tick: int | None, running: bool) -> None:
+    """A race's runs in the player: loss, ‖∇L‖ and the first two parameters, every kept step.
+
+    Live redraws mount a new instance each tick (a key is used once a script run); the
+    component moves the same player into it, so zoom, camera and step survive."""
+    histories = {}
+    for name, run in race.runs.items():
+        steps, theta = run.path()
+        if steps.size:
+            loss = [r.loss for r in run.records]
+            histories[name] = (steps, loss, [r.grad_norm for r in run.records], theta)
+    first = next(iter(race.runs.values()))
+    if not histories or len(first.labels) < 2:
+        return
+    labels = (first.labels[0], first.labels[1])
+    title = f"The race step by step: {labels[0]} and {labels[1]} of each run"
+    data = pv.history_player(histories, labels, title=title, live=running)
+    player(data, key="training.player" if tick is None else f"training.player.live{tick}")

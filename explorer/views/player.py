@@ -1,0 +1,512 @@
+"""The player's data: what the client-side trajectory player draws, computed here, sent once.
+
+The player (app_pages/components/player/) only draws this and reports clicks; every number it
+shows comes from here. `to_json` is the wire format, documented field by field below, so another
+page (or a later feature) can feed it without touching the component.
+
+Contract (`to_json`; arrays are {"f4": base64 of little-endian float32, "shape": [...]}):
+
+- `id`: a stable name of the player on its page; `revision`: camera and zoom are kept while it
+  stays the same (it names the plane: a new plane starts with a fresh view).
+- `plane`: `labels` (α, β axis titles), `alpha_range`, `beta_range` (the 2-D view's extent).
+- `surface` (or null): `alpha` (S,), `beta` (S,), `values` (S, S) with values[i, j] at
+  (alpha[i], beta[j]), as drawn (log-scaled when `log`), `z_label`; `field`: the descent
+  direction −∇L on a coarser K×K grid: `alpha` (K,), `beta` (K,), `u` = −∂L/∂α and
+  `v` = −∂L/∂β (K, K), indexed like `values`.
+- `runs`: one a raced run, the main one first: `name`, `step` (T,) the optimizer steps,
+  `alpha`, `beta` (T,) the path projected on the plane, `height` (T,) the surface under each
+  point (as drawn), `loss` (T,) the true loss, `grad_norm` (T,) ‖∇L‖, and `extras`: a list of
+  per-step annotations {`name`, `kind`, `values`} where kind "vector" is (T, 2) in plane units,
+  drawn as an arrow from the run's current point; "text" is T strings shown under the controls;
+  "series" is (T,) numbers drawn on the chart beside the loss. New kinds of narration add
+  extras; the component draws any extras it is given.
+- `sweep` (or null): frames over a loss parameter instead of steps: `param`, `values` (F,),
+  and per frame `surfaces` (F, S, S) and `u`, `v` (F, K, K) on the grids above, and/or 1-D
+  `curves`: `x` (N,), `value` (F, N), `grad` (F, N), with `fixed` (a static reference curve:
+  `name`, `value`, `grad`) and `x_label`.
+- `chart`: `log_loss`, `log_grad` (whether each chart axis is logarithmic).
+- `clickable`: whether a click on the plane reports a start point; `title`; `hint`.
+- `live`: the runs are still training: the player follows their newest step.
+- `frames`: how many frames the scrubber has (steps of the longest run, or sweep values);
+  `stride`: the default steps per frame (long runs play in about ten seconds at 1×).
+"""
+
+import base64
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from explorer.landscape import Projection, Surface
+from explorer.losses import get_loss
+from explorer.objective import objective
+from explorer.plots.surface import LOG_LABEL, scale_values
+from explorer.training import StepRecord, build
+from explorer.views.landscape import ViewConfig, same_plane
+from explorer.views.panels import LandscapeView
+from explorer.views.thresholds import PAIRS, soft_vs_hard
+
+FIELD_POINTS = 15  # arrows per axis of the −∇L field
+SWEEP_FRAMES = 40  # frames of a parameter sweep
+SWEEP_BUDGET = 1_500_000  # numbers a sweep may send (about 8 MB of JSON at most)
+FPS = 60  # frames a second at 1× (the component's base rate)
+PLAY_S = 10.0  # a long run's default stride plays it in about this many seconds at 1×
+STRIDES = (1, 2, 5, 10, 20, 50, 100)  # steps per frame the component offers
+ExtraKind = Literal["vector", "text", "series"]
+
+
+@dataclass(frozen=True)
+class Extra:
+    """A per-step annotation of a run: kind "vector" (T, 2), "text" (T,) or "series" (T,)."""
+
+    name: str
+    kind: ExtraKind
+    values: np.ndarray | tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PlayerRun:
+    """One run on the plane, a value per kept step."""
+
+    name: str
+    step: np.ndarray  # (T,) optimizer steps
+    alpha: np.ndarray  # (T,) projected coordinates on the plane
+    beta: np.ndarray
+    height: np.ndarray  # (T,) the drawn surface under each point (NaN without a surface)
+    loss: np.ndarray  # (T,) the true loss
+    grad_norm: np.ndarray  # (T,)
+    extras: tuple[Extra, ...] = ()
+
+
+@dataclass(frozen=True)
+class Field:
+    """The descent direction −∇L on a K×K subgrid: u[i, j], v[i, j] at (alpha[i], beta[j])."""
+
+    alpha: np.ndarray
+    beta: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+
+
+@dataclass(frozen=True)
+class PlayerSurface:
+    """The plane's surface as drawn: values[i, j] at (alpha[i], beta[j])."""
+
+    alpha: np.ndarray
+    beta: np.ndarray
+    values: np.ndarray
+    field: Field
+    z_label: str
+
+
+@dataclass(frozen=True)
+class Curves:
+    """1-D curves over a parameter: value[f], grad[f] on x at the sweep's f-th value."""
+
+    x: np.ndarray
+    value: np.ndarray  # (F, N)
+    grad: np.ndarray  # (F, N)
+    x_label: str
+    fixed_name: str = ""  # a static reference curve (the hard step), or none
+    fixed_value: np.ndarray | None = None
+    fixed_grad: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Frames over a loss parameter: its values and, per value, surfaces or 1-D curves."""
+
+    param: str
+    values: np.ndarray  # (F,)
+    surfaces: np.ndarray | None = None  # (F, S, S), as drawn
+    u: np.ndarray | None = None  # (F, K, K) −∂L/∂α on the field's grid
+    v: np.ndarray | None = None
+    curves: Curves | None = None
+
+
+@dataclass(frozen=True)
+class Player:
+    """Everything one player draws."""
+
+    id: str
+    revision: str
+    labels: tuple[str, str]
+    alpha_range: tuple[float, float]
+    beta_range: tuple[float, float]
+    surface: PlayerSurface | None
+    runs: tuple[PlayerRun, ...]
+    sweep: Sweep | None = None
+    log_loss: bool = False
+    log_grad: bool = False
+    clickable: bool = False
+    title: str = ""
+    hint: str = ""
+    log: bool = False  # the surface values are log-scaled
+    live: bool = False  # the runs are still training (the player follows the newest step)
+
+    @property
+    def frames(self) -> int:
+        """How many frames the scrubber has."""
+        if self.sweep is not None:
+            return int(self.sweep.values.size)
+        return max((r.step.size for r in self.runs), default=0)
+
+    @property
+    def stride(self) -> int:
+        """The default steps per frame: 1, or the smallest that plays in about PLAY_S at 1×."""
+        wanted = self.frames / (FPS * PLAY_S)
+        return next((s for s in STRIDES if s >= wanted), STRIDES[-1])
+
+    @property
+    def start(self) -> tuple[float, float] | None:
+        """The first point of the main path, in plane coordinates."""
+        if not self.runs or not self.runs[0].alpha.size:
+            return None
+        return float(self.runs[0].alpha[0]), float(self.runs[0].beta[0])
+
+
+def field_of(surface: Surface, points: int = FIELD_POINTS) -> Field:
+    """−∇L of a surface at about points × points of its grid points (first and last kept)."""
+    if surface.grad_alpha is None or surface.grad_beta is None:
+        raise ValueError("the player needs a surface evaluated with gradients (grad=True)")
+    ia, ib = _subsample(surface.alpha.size, points), _subsample(surface.beta.size, points)
+    sub = np.ix_(ia, ib)
+    return Field(
+        alpha=surface.alpha[ia],
+        beta=surface.beta[ib],
+        u=-surface.grad_alpha[sub],
+        v=-surface.grad_beta[sub],
+    )
+
+
+def _subsample(n: int, k: int) -> np.ndarray:
+    return np.unique(np.linspace(0, n - 1, max(2, min(n, k))).round().astype(int))
+
+
+def plane_run(
+    name: str,
+    projection: Projection,
+    records: Sequence[StepRecord],
+    to_height=None,
+    extras: tuple[Extra, ...] = (),
+) -> PlayerRun:
+    """A run from its projection on a plane and the records it was projected from.
+
+    to_height maps surface values to drawn heights (the log scale), identity by default.
+    """
+    by_step = {r.step: r for r in records}
+    steps = projection.step.astype(np.int64)
+    missing = [int(s) for s in steps if int(s) not in by_step]
+    if missing:
+        raise ValueError(f"the projection has steps the records lack: {missing[:5]}")
+    kept = [by_step[int(s)] for s in steps]
+    height = projection.surface if to_height is None else to_height(projection.surface)
+    return PlayerRun(
+        name=name,
+        step=steps,
+        alpha=np.asarray(projection.alpha, dtype=np.float64),
+        beta=np.asarray(projection.beta, dtype=np.float64),
+        height=np.asarray(height, dtype=np.float64),
+        loss=np.array([r.loss for r in kept], dtype=np.float64),
+        grad_norm=np.array([r.grad_norm for r in kept], dtype=np.float64),
+        extras=extras,
+    )
+
+
+def landscape_player(
+    view: LandscapeView, *, log: bool = False, clickable: bool = True, name: str = "quick run"
+) -> Player:
+    """The player of a Landscape view: panel 0's surface, its −∇L field and the path on it."""
+    panel = view.panels[0]
+    s = panel.surface
+    values, to_height = scale_values(s.values, log)
+    runs: tuple[PlayerRun, ...] = ()
+    if panel.projection is not None and view.records:
+        runs = (plane_run(name, panel.projection, view.records, to_height),)
+    return Player(
+        id="landscape",
+        revision=f"{s.kind}|{s.labels[0]}|{s.labels[1]}",
+        labels=s.labels,
+        alpha_range=(float(s.alpha[0]), float(s.alpha[-1])),
+        beta_range=(float(s.beta[0]), float(s.beta[-1])),
+        surface=PlayerSurface(
+            s.alpha, s.beta, values, field_of(s), LOG_LABEL if log else f"{panel.name} L"
+        ),
+        runs=runs,
+        log_loss=_positive(r.loss for r in runs),
+        log_grad=_positive(r.grad_norm for r in runs),
+        clickable=clickable,
+        title=f"{panel.name}: the path step by step",
+        hint="Click the contour (or the surface) to start the run there.",
+        log=log,
+    )
+
+
+def _positive(arrays) -> bool:
+    """True when every finite value of every array is > 0 (a log axis can show them all)."""
+    seen = False
+    for a in arrays:
+        a = np.asarray(a, dtype=np.float64)
+        a = a[np.isfinite(a)]
+        if a.size and (a <= 0).any():
+            return False
+        seen = seen or bool(a.size)
+    return seen
+
+
+def sweep_values(lo: float, hi: float, frames: int = SWEEP_FRAMES) -> np.ndarray:
+    """frames values from lo to hi: geometric when lo > 0 and hi/lo ≥ 20, else linear."""
+    if lo > 0 and hi / lo >= 20:
+        return np.geomspace(lo, hi, frames)
+    return np.linspace(lo, hi, frames)
+
+
+def landscape_sweep(
+    config: ViewConfig, view: LandscapeView, param: str, frames: int = SWEEP_FRAMES, log=False
+) -> Sweep:
+    """The main loss on the view's plane for `frames` values of one of its parameters, from the
+    parameter's min to its max, each with its −∇L field (the other parameters as configured)."""
+    spec = get_loss(config.loss)
+    names = [p.name for p in spec.params]
+    if param not in names:
+        raise ValueError(f"{spec.key} has no parameter {param!r}; it has: {', '.join(names)}")
+    surface = view.panels[0].surface
+    count = surface.values.size + 2 * FIELD_POINTS**2
+    frames = max(2, min(frames, SWEEP_BUDGET // count))
+    p = next(p for p in spec.params if p.name == param)
+    values = sweep_values(p.min, p.max, frames)
+    problem = build(replace(config, start=None).train_config(validate=False), spec)
+    base = dict(config.loss_params)
+    shown, us, vs = [], [], []
+    for value in values:
+        params = spec.clamp({**base, param: float(value)})
+        obj = objective(problem.dataset, spec, params)
+        s = same_plane(problem.model, obj, surface)
+        f = field_of(s)
+        shown.append(scale_values(s.values, log)[0])
+        us.append(f.u)
+        vs.append(f.v)
+    return Sweep(param, values, np.stack(shown), np.stack(us), np.stack(vs))
+
+
+def curve_sweep(curves: Curves, param: str, values: ArrayLike) -> Sweep:
+    """A sweep of 1-D curves (one value and gradient row per parameter value)."""
+    values = np.asarray(values, dtype=np.float64)
+    if (
+        curves.value.shape != (values.size, curves.x.size)
+        or curves.grad.shape != curves.value.shape
+    ):
+        raise ValueError("curves need one row of value and gradient per parameter value")
+    return Sweep(param, values, curves=curves)
+
+
+def pair_player(pair: str, *, t: float = 1.0, frames: int = SWEEP_FRAMES, n: int = 401) -> Player:
+    """A sweep of a soft-vs-hard pair's steepness k over its whole range: the soft loss and its
+    derivative at each k, the hard one drawn fixed (explorer.views.thresholds computes both)."""
+    soft = get_loss(PAIRS[pair][0]) if pair in PAIRS else None
+    if soft is None:
+        raise ValueError(f"unknown pair {pair!r}; allowed: {', '.join(PAIRS)}")
+    k = next(p for p in soft.params if p.name == "k")
+    values = sweep_values(k.min, k.max, frames)
+    views = [soft_vs_hard(pair, k=float(v), t=t, n=n) for v in values]
+    first = views[0]
+    hard = first.curves[1]
+    curves = Curves(
+        x=first.x,
+        value=np.stack([v.curves[0].value for v in views]),
+        grad=np.stack([v.curves[0].grad_autograd for v in views]),
+        x_label="residual r = ŷ − y" if pair == "threshold" else "margin m = y·ŷ",
+        fixed_name=hard.name,
+        fixed_value=hard.value,
+        fixed_grad=hard.grad_autograd,
+    )
+    return Player(
+        id=f"pair-{pair}",
+        revision=f"pair|{pair}|{first.t:g}",
+        labels=("", ""),
+        alpha_range=(float(first.x[0]), float(first.x[-1])),
+        beta_range=(0.0, 1.0),
+        surface=None,
+        runs=(),
+        sweep=curve_sweep(curves, "k", np.array([v.k for v in views])),
+        title=f"{soft.name} as k goes from {values[0]:g} to {values[-1]:g}, beside "
+        f"{get_loss(PAIRS[pair][1]).name}",
+        hint="Play or scrub: the sigmoid sharpens into the step, and its gradient into a spike.",
+    )
+
+
+def history_player(
+    histories: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    labels: tuple[str, str],
+    *,
+    id: str = "training",
+    title: str = "",
+    live: bool = False,
+) -> Player:
+    """A player without a surface: each run's (steps, loss, grad_norm, theta (T, ≥2)), its
+    plane the first two parameters (labels) exactly."""
+    runs = []
+    for name, (steps, loss, grad, theta) in histories.items():
+        theta = np.asarray(theta, dtype=np.float64).reshape(len(steps), -1)
+        if theta.shape[1] < 2:
+            raise ValueError("a plane needs at least two parameters")
+        runs.append(
+            PlayerRun(
+                name=name,
+                step=np.asarray(steps, dtype=np.int64),
+                alpha=theta[:, 0],
+                beta=theta[:, 1],
+                height=np.full(len(steps), np.nan),
+                loss=np.asarray(loss, dtype=np.float64),
+                grad_norm=np.asarray(grad, dtype=np.float64),
+            )
+        )
+    a = np.concatenate([r.alpha for r in runs] or [np.zeros(1)])
+    b = np.concatenate([r.beta for r in runs] or [np.zeros(1)])
+    return Player(
+        id=id,
+        revision=f"params|{labels[0]}|{labels[1]}",
+        labels=labels,
+        alpha_range=_padded(a),
+        beta_range=_padded(b),
+        surface=None,
+        runs=tuple(runs),
+        log_loss=_positive(r.loss for r in runs),
+        log_grad=_positive(r.grad_norm for r in runs),
+        title=title,
+        hint="Play, step or scrub through the runs; each point is its first two parameters.",
+        live=live,
+    )
+
+
+def _padded(a: np.ndarray, margin: float = 0.1) -> tuple[float, float]:
+    a = a[np.isfinite(a)]
+    if not a.size:
+        return (-1.0, 1.0)
+    lo, hi = float(a.min()), float(a.max())
+    pad = (hi - lo) * margin or max(abs(lo) * margin, 0.5)
+    return (lo - pad, hi + pad)
+
+
+def encode(a: ArrayLike) -> dict:
+    """An array as {"f4": base64 of little-endian float32, "shape": [...]} (NaN kept)."""
+    arr = np.asarray(a, dtype="<f4")
+    return {"f4": base64.b64encode(arr.tobytes()).decode("ascii"), "shape": list(arr.shape)}
+
+
+def decode(doc: Mapping) -> np.ndarray:
+    """encode's inverse (float32)."""
+    raw = base64.b64decode(doc["f4"])
+    return np.frombuffer(raw, dtype="<f4").reshape(doc["shape"])
+
+
+def _extra(e: Extra, steps: int) -> dict:
+    if e.kind == "text":
+        texts = [str(t) for t in e.values]
+        if len(texts) != steps:
+            raise ValueError(f"extra {e.name!r}: {len(texts)} texts for {steps} steps")
+        return {"name": e.name, "kind": "text", "values": texts}
+    values = np.asarray(e.values, dtype=np.float64)
+    want = (steps, 2) if e.kind == "vector" else (steps,)
+    if values.shape != want:
+        raise ValueError(f"extra {e.name!r} of kind {e.kind}: shape {values.shape}, want {want}")
+    return {"name": e.name, "kind": e.kind, "values": encode(values)}
+
+
+def to_dict(p: Player) -> dict:
+    """The player as plain JSON-ready values (the contract in this module's docstring)."""
+    surface = None
+    if p.surface is not None:
+        s, f = p.surface, p.surface.field
+        surface = {
+            "alpha": encode(s.alpha),
+            "beta": encode(s.beta),
+            "values": encode(s.values),
+            "z_label": s.z_label,
+            "field": {k: encode(getattr(f, k)) for k in ("alpha", "beta", "u", "v")},
+        }
+    runs = []
+    for r in p.runs:
+        arrays = {k: encode(getattr(r, k)) for k in ("step", "alpha", "beta", "height", "loss")}
+        extras = [_extra(e, r.step.size) for e in r.extras]
+        runs.append({"name": r.name, **arrays, "grad_norm": encode(r.grad_norm), "extras": extras})
+    sweep = None
+    if p.sweep is not None:
+        w = p.sweep
+        sweep = {"param": w.param, "values": encode(w.values)}
+        for k in ("surfaces", "u", "v"):
+            if getattr(w, k) is not None:
+                sweep[k] = encode(getattr(w, k))
+        if w.curves is not None:
+            c = w.curves
+            sweep["curves"] = {
+                "x": encode(c.x),
+                "value": encode(c.value),
+                "grad": encode(c.grad),
+                "x_label": c.x_label,
+                "fixed": None
+                if c.fixed_value is None or c.fixed_grad is None
+                else {
+                    "name": c.fixed_name,
+                    "value": encode(c.fixed_value),
+                    "grad": encode(c.fixed_grad),
+                },
+            }
+    start = p.start
+    return {
+        "id": p.id,
+        "revision": p.revision,
+        "title": p.title,
+        "hint": p.hint,
+        "plane": {
+            "labels": list(p.labels),
+            "alpha_range": [_num(v) for v in p.alpha_range],
+            "beta_range": [_num(v) for v in p.beta_range],
+        },
+        "surface": surface,
+        "runs": runs,
+        "sweep": sweep,
+        "chart": {"log_loss": p.log_loss, "log_grad": p.log_grad},
+        "clickable": p.clickable,
+        "log": p.log,
+        "live": p.live,
+        "frames": p.frames,
+        "stride": p.stride,
+        "start": None if start is None else list(start),
+    }
+
+
+def _num(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
+
+
+def to_json(p: Player) -> str:
+    """The player's data as one JSON string (what the component receives)."""
+    return json.dumps(to_dict(p), separators=(",", ":"), allow_nan=False)
+
+
+@dataclass(frozen=True)
+class Click:
+    """A point of the plane the user clicked: where the next run starts."""
+
+    alpha: float
+    beta: float
+    source: str = field(default="contour")
+
+    @classmethod
+    def parse(cls, value) -> "Click | None":
+        """A click from the component's report ({"alpha", "beta", "source"}), None if malformed
+        or not finite."""
+        if not isinstance(value, Mapping):
+            return None
+        try:
+            a, b = float(value["alpha"]), float(value["beta"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        if not (math.isfinite(a) and math.isfinite(b)):
+            return None
+        return cls(a, b, str(value.get("source", "contour"))[:16])
