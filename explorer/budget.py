@@ -24,6 +24,7 @@ LLE_HEAVY_SLOTS (units at once, default and at most the CPU count).
 """
 
 import atexit
+import collections
 import functools
 import math
 import os
@@ -88,8 +89,8 @@ class Slots:
         if size < 1:
             raise ValueError(f"slots need a size of at least 1, got {size}")
         self.size = size
-        self._free = threading.BoundedSemaphore(size)
-        self._count = threading.Lock()
+        self._cond = threading.Condition()
+        self._queue: collections.deque[object] = collections.deque()  # waiters, first come first
         self._mine = threading.local()
         self.inside = 0  # units holding a slot now
         self.peak = 0  # the most that ever held one at once
@@ -97,31 +98,52 @@ class Slots:
     def acquire(self, wait_s: float, stop: Callable[[], str | None]) -> bool:
         """Take a slot within wait_s seconds; False if this thread holds one already.
 
-        While waiting, stop() is asked every 50 ms: a reason it returns raises Cut; so does the
-        end of the wait ("busy").
+        Waiters are served first come, first served (a polling semaphore let a thread that had
+        just released a slot take it again, and a crowded server starved some sessions). While
+        waiting, stop() is asked every 50 ms: a reason it returns raises Cut; so does the end
+        of the wait ("busy").
         """
         if getattr(self._mine, "held", 0):
             self._mine.held += 1
             return False
         deadline = time.monotonic() + wait_s
-        while not self._free.acquire(timeout=min(0.05, max(0.0, deadline - time.monotonic()))):
-            if reason := stop():
-                raise Cut(reason, explain(reason))
-            if time.monotonic() >= deadline:
-                raise Cut("busy", explain("busy", slots=self))
+        ticket = object()
+        with self._cond:
+            self._queue.append(ticket)
+        try:
+            while not self._take(ticket, deadline):
+                if reason := stop():
+                    raise Cut(reason, explain(reason))
+                if time.monotonic() >= deadline:
+                    raise Cut("busy", explain("busy", slots=self))
+        except BaseException:
+            with self._cond:
+                if ticket in self._queue:
+                    self._queue.remove(ticket)
+                self._cond.notify_all()
+            raise
         self._mine.held = 1
-        with self._count:
-            self.inside += 1
-            self.peak = max(self.peak, self.inside)
         return True
+
+    def _take(self, ticket: object, deadline: float) -> bool:
+        """Take a slot if `ticket` is first in line and one is free; else wait up to 50 ms."""
+        with self._cond:
+            if self._queue[0] is ticket and self.inside < self.size:
+                self._queue.popleft()
+                self.inside += 1
+                self.peak = max(self.peak, self.inside)
+                self._cond.notify_all()
+                return True
+            self._cond.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+            return False
 
     def release(self) -> None:
         self._mine.held -= 1
         if self._mine.held:
             return
-        with self._count:
+        with self._cond:
             self.inside -= 1
-        self._free.release()
+            self._cond.notify_all()
 
 
 HEAVY = Slots(slot_count())  # the server-wide limit the app's heavy work shares

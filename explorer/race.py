@@ -247,15 +247,16 @@ def live_ticks(
     """The pacing of a live page: advance `race` for WORK·every of CPU time, yield the tick
     number (the caller redraws), sleep the rest of the interval, again.
 
-    Each tick's advance is a unit of heavy work: it takes one of `slots` (waiting at most one
-    interval: on a crowded server a tick may take no step) and asks its thread's cancel check.
+    Each tick's advance is a unit of heavy work: it takes one of `slots` (waiting its turn: on a
+    crowded server redraws slow down, but every session trains) and asks its thread's cancel
+    check.
     Ends after the tick on which the race is done, its total budget is spent or the work was
     cancelled, or after a sleep once `current()` is False (a newer script run has taken the
     race over: this one must not train beside it).
     """
     tick = 0
     while True:
-        race.advance(budget=Budget(WORK * every, slots=slots, wait_s=every))
+        race.advance(budget=Budget(WORK * every, slots=slots))  # waits its turn (FIFO)
         yield tick
         if race.done or race.cut == "race" or race.cut in budgets.FINAL:
             return
