@@ -12,6 +12,7 @@ from dataclasses import replace
 import streamlit as st
 
 from app_pages.components.player import player
+from app_pages.widgets.memo import memo
 from explorer.views import landscape as views
 from explorer.views import player as pv
 
@@ -19,14 +20,14 @@ START = "landscape.start"
 STEPS = "training steps"
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@memo(max_entries=32, show_spinner=False)
 def restarted(fields: tuple, run_key: str, start: tuple, _base: views.LandscapeView):
     """The view of fields with its quick run started at `start` on _base's plane."""
     config = replace(views.ViewConfig(**dict(fields)), start=start)
     return views.restart_view(config, _base)
 
 
-@st.cache_data(max_entries=16, show_spinner="Computing the surfaces of the sweep…")
+@memo(max_entries=16, show_spinner="Computing the surfaces of the sweep…")
 def swept(fields: tuple, run_key: str, param: str, log: bool, _view: views.LandscapeView):
     """The main loss on the view's plane over the range of its parameter `param`."""
     return pv.landscape_sweep(views.ViewConfig(**dict(fields)), _view, param, log=log)
@@ -74,7 +75,7 @@ def landscape_section(fields: tuple, run_key: str, view: views.LandscapeView, lo
     player(data, key="landscape.player", on_click=clicked)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@memo(max_entries=16, show_spinner=False)
 def _pair(pair: str, t: float) -> pv.Player:
     return pv.pair_player(pair, t=t)
 
