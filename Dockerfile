@@ -1,6 +1,8 @@
 # Loss Landscape Explorer: CPU-only image for a public server.
 #   docker build -t loss-landscape-explorer .
 #   docker run --rm -p 8501:8501 loss-landscape-explorer     # then open http://localhost:8501
+# Several behind a load balancer with sticky sessions: deploy/ (HAProxy, Kubernetes manifests,
+# whose probes use this HEALTHCHECK's path and port: tests/test_deploy.py keeps them equal).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

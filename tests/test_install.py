@@ -38,7 +38,7 @@ PUBLIC = (
     "diagnose_callable diagnose_function Finding"
 ).split()
 SUBPACKAGES = ("losses", "expression", "plots", "landscape", "doctor", "lessons", "views")
-NOT_INSTALLED = ("app_pages", "bench")  # (tests: checked by the RECORD; other packages ship one)
+NOT_INSTALLED = ("app_pages", "bench", "deploy")  # (tests: checked by the RECORD; other packages ship one)
 # what a copy of the checkout leaves out: environments, history, build outputs, caches
 SKIP = (".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis")
 SKIP += ("artifacts",)

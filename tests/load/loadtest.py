@@ -1,6 +1,7 @@
 """Load test: N concurrent sessions against one app server on loopback.
 
     python -m tests.load.loadtest --sessions 20 --browsers 4
+    python -m tests.load.loadtest --replicas 2 --sessions 40 --browsers 0   # behind HAProxy
 
 Starts `streamlit run app.py` on a free loopback port and, in every session at once: opens the
 Training page, sets the sidebar's seed to a value of its own (a widget change), runs a short
@@ -13,13 +14,22 @@ own machines. `--browsers N` makes every session a browser.
 
 Reports sessions succeeded / failed, p50 / p95 of the time to a chart (drawn, for browsers;
 arrived, for wire sessions), and the server's peak RSS and CPU (server and its children, sampled
-with psutil). Exits 1 when a target is missed. Not collected by pytest (no test_ prefix); it
+with psutil). Exits 1 when a target is missed.
+
+`--replicas N` (N >= 2) starts N app processes behind HAProxy on loopback (deploy/cluster.py)
+and drives every session through the balancer (tests/load/failover.py): it reports how many
+sessions each replica served (the affinity cookie's value), checks that each session's requests
+all reached one replica, and kills one replica (r0) once half the wire sessions are through.
+Its sessions, mid-run or done, reconnect through the balancer, get a fresh session on another
+replica and must show the same view (same charts, same data, no error box); one killed mid-run
+trains again there. The figures go to artifacts/loadtest.json as `replicas`, `per_replica`,
+`succeeded`, `failed`, `failover` ({affected, recovered, ...}) and the p50 / p95 timings. Not collected by pytest (no test_ prefix); it
 stops by itself (every wait has a deadline).
 """
 
 import argparse
 import asyncio
-import hashlib
+import contextlib
 import json
 import os
 import statistics
@@ -40,7 +50,8 @@ from tests.browser.harness import (
     browser_missing,
     running_app,
 )
-from tests.load.wire import WireSession
+from tests.load import failover
+from tests.load.wire import ConnectionLost, WireSession, curve_digest
 
 TARGETS = {"failed": 0, "p95_chart_s": 10.0, "peak_rss_mb": 1500.0}
 # When the websocket connected (the page's JavaScript has loaded: client work) and when the
@@ -84,6 +95,17 @@ class Session:
     server_cpu_s: dict = field(default_factory=dict)  # phase -> server CPU seconds (solo run)
     phase: str = "open"  # where it is (or where it failed)
     retries: int = 0  # seed changes that needed a second commit (blur after Enter)
+    # behind the balancer (--replicas): tests/load/failover.py
+    replica: str = ""  # the replica that first served it (the affinity cookie's value)
+    seen: list = field(default_factory=list)  # (sent, answered, X-Served-By) of its requests
+    stayed: bool = False  # all of them the same replica
+    view: tuple = ("", {})  # (query string, chart digests) of its latest settled view
+    affected: bool = False  # its replica was killed under it
+    phase_lost: str = ""  # the phase it was in then
+    seen_after: list = field(default_factory=list)  # the same, after the reconnect
+    view_after: dict = field(default_factory=dict)  # chart digests after the reconnect
+    recovered: bool = False  # reconnected, same view, no error box
+    recover_s: float | None = None  # connection lost -> same view shown again
 
 
 @dataclass
@@ -119,9 +141,13 @@ class Usage:
             self.peak_cpu_pct = max(self.peak_cpu_pct, self.cpu_samples[-1])
 
 
-def server_cpu(pid: int) -> float:
-    """CPU seconds (user + system) the server and its children have used so far."""
-    return sum(sum(p.cpu_times()[:2]) for p in tree(psutil.Process(pid)))
+def server_cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system) the server processes and their children have used so far."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):  # a killed replica counts no more
+            total += sum(sum(p.cpu_times()[:2]) for p in tree(psutil.Process(pid)))
+    return total
 
 
 def tree(root: psutil.Process) -> list:
@@ -131,16 +157,16 @@ def tree(root: psutil.Process) -> list:
         return []
 
 
-def sample(pid: int, usage: dict, stop: threading.Event) -> None:
-    """Sample the server (pid and children), the clients (this process, which runs the wire
+def sample(pids: list[int], usage: dict, stop: threading.Event) -> None:
+    """Sample the servers (pids and children), the clients (this process, which runs the wire
     sessions, and its other children: Chromium) and the machine."""
-    server, me = psutil.Process(pid), psutil.Process()
+    servers, me = [psutil.Process(pid) for pid in pids], psutil.Process()
     psutil.cpu_percent()
     last_t, last_wall = None, time.time()
     while not stop.wait(usage["server"].period):
         now, wall = time.monotonic(), time.time()
         dt = None if last_t is None else now - last_t
-        ours = tree(server)
+        ours = [p for server in servers for p in tree(server)]
         skip = {p.pid for p in ours}
         usage["server"].add(ours, dt, last_wall)
         usage["client"].add([p for p in tree(me) if p.pid not in skip], dt, last_wall)
@@ -166,15 +192,17 @@ async def run_session(context, base: str, s: Session, args) -> None:
     await asyncio.sleep(max(s.index, 0) * args.ramp / args.sessions)
     page = await context.new_page()
     try:
-        t0, cpu0 = time.perf_counter(), server_cpu(args.server_pid)
+        t0, cpu0 = time.perf_counter(), server_cpu(args.server_pids)
         await page.goto(f"{base}/training?steps={args.steps}", timeout=wait, wait_until="commit")
         await drawn_charts(page, 1, wait)
         s.chart_s = time.perf_counter() - t0
         await settled(page, wait)
-        s.server_cpu_s["open"] = (cpu1 := server_cpu(args.server_pid)) - cpu0
+        s.server_cpu_s["open"] = (cpu1 := server_cpu(args.server_pids)) - cpu0
         marks = await page.evaluate("() => window.__lleMarks")
         s.connect_s = marks["connected"] / 1000
         s.run_s = (marks["ran"] - marks["connected"]) / 1000
+        cookies = {c["name"]: c["value"] for c in await context.cookies()}
+        s.replica = cookies.get("SERVERID", "")
 
         s.phase = "change seed"
         before = [f["hash"] for f in await page.evaluate(FIGURES_JS)]
@@ -191,7 +219,7 @@ async def run_session(context, base: str, s: Session, args) -> None:
             await page.wait_for_function(changed, arg=before, timeout=wait)
         await settled(page, wait)
         s.change_s = time.perf_counter() - t0
-        s.server_cpu_s["change"] = (cpu2 := server_cpu(args.server_pid)) - cpu1
+        s.server_cpu_s["change"] = (cpu2 := server_cpu(args.server_pids)) - cpu1
 
         t0, s.phase = time.perf_counter(), "train"
         main = page.get_by_test_id("stMainBlockContainer")  # the header has a "Stop" of its own
@@ -203,7 +231,7 @@ async def run_session(context, base: str, s: Session, args) -> None:
         grown = f"""n => ({FIGURES_JS})().some(f => /loss/i.test(f.title) && f.drawn
             && Math.max(...f.points) >= n)"""
         await page.wait_for_function(grown, arg=args.steps, timeout=wait)
-        s.server_cpu_s["train"] = server_cpu(args.server_pid) - cpu2
+        s.server_cpu_s["train"] = server_cpu(args.server_pids) - cpu2
 
         s.phase = "check own state"
         shown = await box.input_value()
@@ -221,47 +249,80 @@ async def run_session(context, base: str, s: Session, args) -> None:
         await page.close()
 
 
-def curve_digest(spec: str) -> str:
-    """A digest of a Plotly figure's traces (its data, not its layout)."""
-    data = json.dumps(json.loads(spec)["data"], sort_keys=True)
-    return hashlib.sha256(data.encode()).hexdigest()[:16]
+async def wire_open(w: WireSession, s: Session, args) -> None:
+    t0, cpu0 = time.perf_counter(), server_cpu(args.server_pids)
+    await w.open("training", f"steps={args.steps}")
+    await w.wait(lambda w: w.charts, args.timeout)
+    s.chart_s = s.chart_s or w.first_chart_at - t0
+    await w.run_done(args.timeout)
+    s.server_cpu_s["open"] = server_cpu(args.server_pids) - cpu0
+    s.view = (w.query, failover.chart_digests(w))
 
 
-async def run_wire(base: str, s: Session, args) -> None:
-    """One visitor as a wire session: the same steps and checks as run_session."""
-    seed, wait = SEED_BASE + s.index, args.timeout
+async def wire_change(w: WireSession, s: Session, args) -> None:
+    t0, cpu0, before = time.perf_counter(), server_cpu(args.server_pids), dict(w.charts)
+    await w.set_number("Random seed", SEED_BASE + s.index)
+    await w.run_done(args.timeout)
+    assert w.charts["fit"] != before["fit"], "the seed change did not redraw the fit"
+    s.change_s = time.perf_counter() - t0
+    s.server_cpu_s["change"] = server_cpu(args.server_pids) - cpu0
+    s.view = (w.query, failover.chart_digests(w))
+
+
+async def wire_train(w: WireSession, s: Session, args) -> None:
+    t0, cpu0 = time.perf_counter(), server_cpu(args.server_pids)
+    await w.click("Start")
+    done = f"step {args.steps} of {args.steps} · done"
+    await w.wait(lambda w: w.settled_progress == done, args.timeout)  # the run after the race
+    s.train_s = time.perf_counter() - t0
+    s.server_cpu_s["train"] = server_cpu(args.server_pids) - cpu0
+
+
+async def wire_check(w: WireSession, s: Session, args) -> None:
+    assert not w.errors, f"the page showed {w.errors[0]}"
+    assert f"seed={SEED_BASE + s.index}" in w.query, f"the URL lacks the seed: {w.query!r}"
+    steps = array(json.loads(w.charts["curves"])["data"][0]["x"])
+    assert steps.max() == args.steps, f"the loss curve ends at step {steps.max():g}"
+    s.curve_hash = curve_digest(w.charts["curves"])
+
+
+WIRE_PHASES = {"open": wire_open, "change seed": wire_change, "train": wire_train}
+WIRE_PHASES["check own state"] = wire_check
+
+
+async def run_wire(base: str, s: Session, args, fail: failover.Failover | None = None) -> None:
+    """One visitor as a wire session: the same steps and checks as run_session. Behind the
+    balancer (args.balanced) its requests carry the affinity cookie; with `fail`, a lost
+    connection reconnects once (failover.recover) and the phase it was in runs again, and a
+    finished session stays connected through the kill."""
     await asyncio.sleep(max(s.index, 0) * args.ramp / args.sessions)
+    w = None
     try:
-        async with WireSession(base) as w:
-            t0, cpu0 = time.perf_counter(), server_cpu(args.server_pid)
-            await w.open("training", f"steps={args.steps}")
-            await w.wait(lambda w: w.charts, wait)
-            s.chart_s = w.first_chart_at - t0
-            await w.run_done(wait)
-            s.server_cpu_s["open"] = (cpu1 := server_cpu(args.server_pid)) - cpu0
-
-            s.phase, t0, before = "change seed", time.perf_counter(), dict(w.charts)
-            await w.set_number("Random seed", seed)
-            await w.run_done(wait)
-            assert w.charts["fit"] != before["fit"], "the seed change did not redraw the fit"
-            s.change_s = time.perf_counter() - t0
-            s.server_cpu_s["change"] = (cpu2 := server_cpu(args.server_pid)) - cpu1
-
-            t0, s.phase = time.perf_counter(), "train"
-            await w.click("Start")
-            done = f"step {args.steps} of {args.steps} · done"
-            await w.wait(lambda w: w.settled_progress == done, wait)  # the run after the race
-            s.train_s = time.perf_counter() - t0
-            s.server_cpu_s["train"] = server_cpu(args.server_pid) - cpu2
-
-            s.phase = "check own state"
-            assert not w.errors, f"the page showed {w.errors[0]}"
-            steps = array(json.loads(w.charts["curves"])["data"][0]["x"])
-            assert steps.max() == args.steps, f"the loss curve ends at step {steps.max():g}"
-            s.curve_hash = curve_digest(w.charts["curves"])
-            s.ok = True
+        w = await failover.connect(base, f"/training?steps={args.steps}", s.seen)
+        s.replica = w.served_by
+        for s.phase, step in WIRE_PHASES.items():
+            try:
+                await step(w, s, args)
+            except ConnectionLost:
+                if fail is None or s.affected:
+                    raise
+                w = await failover.recover(base, w, s, args)
+                await step(w, s, args)
+        if args.balanced and not s.affected:
+            await failover.probe(w, s.seen)
+        if fail is not None:
+            fail.finished_one()
+        if fail is not None and not s.affected and await fail.hold(w):
+            s.phase = "failover"
+            w = await failover.recover(base, w, s, args)
+        s.ok = True
     except Exception as err:  # a failed session is a result, not a crash of the load test
         s.error = f"{s.phase}: {type(err).__name__}: {str(err).splitlines()[0][:160]}"
+    finally:
+        s.stayed = args.balanced and failover.stayed(s.seen, fail)
+        if w is not None:
+            with contextlib.suppress(Exception):
+                await w.__aexit__(None, None, None)
 
 
 async def new_context(browser):
@@ -272,15 +333,19 @@ async def new_context(browser):
 
 
 async def warm_up(browser, base: str, args) -> dict[str, Session]:
-    """Open / once (warms the imports and caches), then one solo session of each kind unless
-    --cold."""
-    async with WireSession(base) as w:
-        await w.open("")
-        await w.run_done(args.timeout)
+    """Open / once on every server (warms the imports and caches), then one solo session of
+    each kind unless --cold (a wire one on every replica, straight to it: the first one's
+    figures are reported)."""
+    for server in args.server_bases:
+        async with WireSession(server) as w:
+            await w.open("")
+            await w.run_done(args.timeout)
     solos = {"wire": Session(-1), "browser": Session(-1, "browser")}
     if args.cold:  # otherwise the class arrives at a server whose imports and caches are warm
         return {}
-    await run_wire(base, solos["wire"], args)
+    for server in reversed(args.server_bases):
+        solos["wire"] = Session(-1)
+        await run_wire(server, solos["wire"], args)
     if browser is not None:
         context = await new_context(browser)
         await run_session(context, base, solos["browser"], args)
@@ -292,12 +357,17 @@ async def burst(browser, base: str, sessions: list[Session], args) -> None:
     """Every session at once (or spread over --ramp seconds); browsers each in their own
     context unless --shared-context (then tabs of one context share the HTTP and code caches)."""
     shared = await new_context(browser) if args.shared_context and browser else None
-    jobs = []
+    fail = None
+    wires = sum(s.kind == "wire" for s in sessions)
+    if args.cluster is not None and args.failover and wires:
+        fail = failover.Failover(args.cluster, after=max(1, wires // 2), timeout=args.timeout * 2)
+    jobs = [fail.run()] if fail else []
     for s in sessions:
         if s.kind == "browser":
             jobs.append(run_session(shared or await new_context(browser), base, s, args))
         else:
-            jobs.append(run_wire(base, s, args))
+            jobs.append(run_wire(base, s, args, fail))
+    args.fail = fail
     try:
         await asyncio.wait_for(asyncio.gather(*jobs), timeout=args.timeout * 3 + args.ramp)
     except TimeoutError:
@@ -372,6 +442,7 @@ def summarize(sessions: list[Session], usage: dict, args, wall_s: float) -> dict
     ok = [s for s in sessions if s.ok]
     hashes = [s.curve_hash for s in ok]
     report = {
+        "replicas": args.replicas,
         "sessions": len(sessions),
         "browser_sessions": sum(s.kind == "browser" for s in sessions),
         "succeeded": len(ok),
@@ -395,6 +466,8 @@ def summarize(sessions: list[Session], usage: dict, args, wall_s: float) -> dict
         "client_nice": args.client_nice,
     }
     report |= timings(sessions)
+    if args.balanced:
+        report |= failover.summary(sessions, args.fail, percentile)
     for kind in ("browser", "wire"):
         some = [s for s in sessions if s.kind == kind]
         if some:
@@ -418,7 +491,50 @@ def summarize(sessions: list[Session], usage: dict, args, wall_s: float) -> dict
         "peak server RSS < 1.5 GB": report["peak_rss_mb"] < TARGETS["peak_rss_mb"],
         "no session saw another's state": own,
     }
+    if args.balanced:
+        report["checks"] |= balancer_checks(report, sessions, args)
     return report
+
+
+def balancer_checks(report: dict, sessions: list[Session], args) -> dict:
+    served = report["per_replica"]
+    wires = [s for s in sessions if s.kind == "wire"]
+    checks = {
+        f"every one of the {args.replicas} replicas served sessions": len(served) == args.replicas,
+        "every wire session stayed on one replica": all(s.stayed for s in wires),
+    }
+    if args.fail is not None:
+        f = report["failover"]
+        on_victim = sum(s.replica == args.fail.victim for s in wires)
+        checks["failover: every session of the killed replica lost its connection"] = (
+            f["affected"] == on_victim > 0
+        )
+        checks["failover: every one of them came back with the same view"] = (
+            f["recovered"] == f["affected"]
+        )
+        after = [{name for *_, name in s.seen_after} for s in wires if s.affected]
+        checks["failover: each came back on one live replica and stayed there"] = all(
+            len(names) == 1 and args.fail.victim not in names for names in after
+        )
+    return checks
+
+
+@contextlib.contextmanager
+def servers(args, env: dict):
+    """One app process on loopback, or (--replicas N > 1) N behind HAProxy; yields the URL the
+    sessions use and sets args.server_pids / server_bases (and args.cluster)."""
+    if not args.balanced:
+        with running_app(ARTIFACTS / "loadtest-server.log", env=env) as (base, proc):
+            args.server_pids, args.server_bases = [proc.pid], [base]
+            yield base
+        return
+    from deploy.cluster import Cluster
+
+    with Cluster(args.replicas, logs=ARTIFACTS / "loadtest-cluster", env=env) as cluster:
+        args.cluster = cluster
+        args.server_pids = [r.proc.pid for r in cluster.replicas]
+        args.server_bases = [r.base for r in cluster.replicas]
+        yield cluster.base
 
 
 def main() -> int:
@@ -446,8 +562,19 @@ def main() -> int:
     parser.add_argument(
         "--shared-context", action="store_true", help="all sessions as tabs of one context"
     )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="app processes; 2 or more run behind HAProxy (deploy/cluster.py) with a failover",
+    )
+    parser.add_argument(
+        "--no-failover", dest="failover", action="store_false", help="with --replicas: no kill"
+    )
     args = parser.parse_args()
     args.sessions = min(max(args.sessions, 1), 100)
+    args.replicas = min(max(args.replicas, 1), 8)
+    args.balanced, args.cluster, args.fail = args.replicas > 1, None, None
     args.browsers = min(max(args.browsers, 0), args.sessions)
     reason = browser_missing() if args.browsers else None
     if reason:
@@ -455,10 +582,10 @@ def main() -> int:
         return 2
     usage, stop = {"server": Usage(), "client": Usage(), "machine": []}, threading.Event()
     threads = {"LLE_TORCH_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads)}
-    with running_app(ARTIFACTS / "loadtest-server.log", env=threads) as (base, proc):
-        args.server_pid = proc.pid
+    with servers(args, threads) as base:
         os.nice(args.client_nice)  # this process and the Chromium it starts; not the server
-        sampler = threading.Thread(target=sample, args=(proc.pid, usage, stop), daemon=True)
+        sampler = threading.Thread(target=sample, args=(args.server_pids, usage, stop))
+        sampler.daemon = True
         sampler.start()
         t0 = time.perf_counter()
         try:

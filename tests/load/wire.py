@@ -9,10 +9,19 @@ does exactly the work it does for a real visitor, while the client costs next to
 
 It knows only what the load test needs: widgets by label, the value of a number input, a button
 press, the latest Plotly spec under each chart key, the progress text, the URL's query string.
+Behind a balancer it keeps cookies as a browser does (the affinity cookie among them: `fetch` a
+page first, as the browser loads index.html before it opens the WebSocket) and notes which
+process answered (the X-Served-By header deploy/haproxy.py adds). A dropped connection makes
+`wait` raise ConnectionLost instead of waiting out its timeout.
 """
 
 import asyncio
+import contextlib
+import hashlib
+import json
 import time
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 
 import websockets
@@ -21,6 +30,16 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 FINISHED = ForwardMsg.ScriptFinishedStatus.FINISHED_SUCCESSFULLY  # a full run, to its end
+
+
+class ConnectionLost(ConnectionError):
+    """The server (or the balancer in front of it) closed the session's WebSocket."""
+
+
+def curve_digest(spec: str) -> str:
+    """A digest of a Plotly figure's traces (its data, not its layout)."""
+    data = json.dumps(json.loads(spec)["data"], sort_keys=True)
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
 def chart_key(element_id: str) -> str:
@@ -34,6 +53,7 @@ class WireSession:
 
     base: str  # http://host:port
     widgets: dict[str, str] = field(default_factory=dict)  # label -> widget id
+    url_keys: dict[str, str] = field(default_factory=dict)  # label -> its URL key (bind=)
     states: dict[str, WidgetState] = field(default_factory=dict)  # values this visitor set
     charts: dict[str, str] = field(default_factory=dict)  # chart key -> latest Plotly JSON
     first_chart_at: float | None = None  # perf_counter when a chart first arrived
@@ -42,6 +62,10 @@ class WireSession:
     query: str = ""  # the URL's query string as the server last set it
     errors: list[str] = field(default_factory=list)  # exception boxes and st.error texts
     page_hash: str = ""
+    cookies: dict[str, str] = field(default_factory=dict)  # name -> value, as a browser keeps
+    served_by: str = ""  # X-Served-By of the WebSocket's handshake ("" without a balancer)
+    sent_at: float = 0.0  # perf_counter when the latest `fetch` went out
+    answered_at: float = 0.0  # and when its answer had come
     _runs: int = 0  # full script runs finished
     _asked: int = 0  # _runs when the latest full run was asked for
     _ws: object = None
@@ -51,14 +75,52 @@ class WireSession:
 
     async def __aenter__(self) -> "WireSession":
         url = self.base.replace("http", "ws", 1) + "/_stcore/stream"
-        self._ws = await websockets.connect(url, subprotocols=["streamlit"], max_size=None)
+        headers = {"Cookie": self._cookie_header()} if self.cookies else None
+        self._ws = await websockets.connect(
+            url, subprotocols=["streamlit"], max_size=None, additional_headers=headers
+        )
+        self._take_headers(self._ws.response.headers)
         self._reader = asyncio.create_task(self._read())
         return self
 
     async def __aexit__(self, *exc) -> None:
         self._stop_timers()
         self._reader.cancel()
+        if self._reader.done() and not self._reader.cancelled():
+            self._reader.exception()  # a dropped connection: noted in errors already
         await self._ws.close()
+
+    @property
+    def lost(self) -> bool:
+        """True once the WebSocket has closed under the session."""
+        return self._reader is not None and self._reader.done()
+
+    # --- cookies, as a browser keeps them --------------------------------------------------
+    async def fetch(self, path: str) -> str:
+        """GET base + path with this session's cookies, keep the ones set; the X-Served-By."""
+        request = urllib.request.Request(self.base + path)
+        if self.cookies:
+            request.add_header("Cookie", self._cookie_header())
+
+        def get():
+            self.sent_at = time.perf_counter()  # in the thread: the queue for one is not counted
+            with urllib.request.urlopen(request, timeout=30) as r:
+                r.read()
+            self.answered_at = time.perf_counter()
+            return r.headers
+
+        headers = await asyncio.to_thread(get)
+        return self._take_headers(headers)
+
+    def _cookie_header(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+
+    def _take_headers(self, headers) -> str:
+        for line in headers.get_all("Set-Cookie") or []:
+            name, _, value = line.split(";", 1)[0].partition("=")
+            self.cookies[name.strip()] = value.strip()
+        self.served_by = headers.get("X-Served-By", "")
+        return self.served_by
 
     # --- what the visitor does -------------------------------------------------------------
     async def open(self, page: str, query: str = "") -> None:
@@ -70,6 +132,8 @@ class WireSession:
         """Type `value` into the number input labelled `label` (a rerun follows)."""
         wid = self.widgets[label]
         self.states[wid] = WidgetState(id=wid, int_value=value)
+        if label in self.url_keys:  # the frontend writes a bound widget's value into the URL
+            self._set_query(self.url_keys[label], str(value))
         await self._rerun()
 
     async def click(self, label: str) -> None:
@@ -81,6 +145,8 @@ class WireSession:
         """Until predicate(self) is true, checked after every message (TimeoutError after)."""
         deadline = time.monotonic() + timeout
         while not predicate(self):
+            if self.lost:
+                raise ConnectionLost(f"the connection closed; progress {self.progress!r}")
             self._changed.clear()
             left = deadline - time.monotonic()
             if left <= 0:
@@ -95,6 +161,10 @@ class WireSession:
         short by a rerun does not count; fragment runs do not count)."""
         await self.wait(lambda s: s._runs > s._asked, timeout)
 
+    def _set_query(self, key: str, value: str) -> None:
+        pairs = [(k, v) for k, v in urllib.parse.parse_qsl(self.query) if k != key]
+        self.query = urllib.parse.urlencode([*pairs, (key, value)])
+
     # --- the protocol ----------------------------------------------------------------------
     async def _rerun(self, page_name="", fragment_id="", extra=(), auto=False) -> None:
         msg = BackMsg()
@@ -107,15 +177,19 @@ class WireSession:
         client.widget_states.widgets.extend([*self.states.values(), *extra])
         if not fragment_id:
             self._asked = self._runs
-        await self._ws.send(msg.SerializeToString())
+        try:
+            await self._ws.send(msg.SerializeToString())
+        except websockets.ConnectionClosed as err:
+            raise ConnectionLost(str(err)) from err
 
     # The frontend's rules (Streamlit 1.67 App.tsx): an auto_rerun message starts a timer for
     # its fragment unless one with that interval runs; it fires whether or not a run is going
     # on; stop_auto_rerun ends the named timers; a full run's new_session ends them all.
     async def _auto_rerun(self, interval: float, fragment_id: str) -> None:
-        while True:
+        while not self.lost:
             await asyncio.sleep(interval)
-            await self._rerun(fragment_id=fragment_id, auto=True)
+            with contextlib.suppress(ConnectionLost):  # the reader has noted it
+                await self._rerun(fragment_id=fragment_id, auto=True)
 
     def _start_timer(self, interval: float, fragment_id: str) -> None:
         if fragment_id in self._timers and self._timers[fragment_id][0] == interval:
@@ -138,8 +212,9 @@ class WireSession:
                 self._changed.set()
         except Exception as err:  # a dead reader would look like a stalled server
             self.errors.append(f"client: {type(err).__name__}: {err}")
-            self._changed.set()
             raise
+        finally:  # wake `wait`, which then sees the connection lost
+            self._changed.set()
 
     def _take(self, msg: ForwardMsg) -> None:
         kind = msg.WhichOneof("type")
@@ -173,3 +248,5 @@ class WireSession:
             self.errors.append(f"error: {body.body}")
         elif getattr(body, "label", "") and getattr(body, "id", ""):
             self.widgets[body.label] = body.id
+            if getattr(body, "query_param_key", ""):
+                self.url_keys[body.label] = body.query_param_key
