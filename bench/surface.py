@@ -27,7 +27,8 @@ from torch import Tensor, nn
 from bench import best_ms
 from explorer.data import make_dataset
 from explorer.landscape import SurfaceConfig, loss_surface
-from explorer.landscape.batched import DEFAULT_BUDGET_MIB, BatchedLoss, tanh_kernel
+from explorer.landscape.batched import DEFAULT_BUDGET_MIB, BatchedLoss
+from explorer.landscape.kernels import tanh_kernel
 from explorer.losses import get_loss
 from explorer.models import make_model
 from explorer.objective import objective

@@ -230,6 +230,11 @@ class Budget:
             self.slots.release()
         self._in_slot = False
 
+    @property
+    def running(self) -> bool:
+        """Whether this unit runs now in the calling thread (inside its `with`)."""
+        return self in getattr(_local, "stack", ())
+
     def spent(self) -> float:
         """CPU seconds on `clock` since the unit began."""
         return self.clock() - self._start

@@ -3,7 +3,7 @@ jumps are located, not averaged over."""
 
 import pytest
 
-from explorer.gradients import curve_table, loss_curve
+from explorer.gradients.curves import curve_table, loss_curve
 from explorer.losses import get_loss
 
 AGREE = 1e-6  # float64 central differences with h = 1e-6

@@ -17,15 +17,14 @@ from torch import nn
 
 from explorer.doctor import diagnose_callable, diagnose_loss
 from explorer.expression import to_spec
-from explorer.gradients import (
+from explorer.gradients.curves import (
     bisected_jumps,
     curve_grid,
     gradient_steps,
-    jump_groups,
     loss_curve,
     loss_steps,
-    refine_steps,
 )
+from explorer.gradients.jumps import jump_groups, refine_steps
 from explorer.losses import LOSSES, reduce_loss
 from explorer.models import make_model
 

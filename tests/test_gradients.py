@@ -5,19 +5,9 @@ import pytest
 import torch
 
 from explorer.functions import FUNCTIONS
-from explorer.gradients import (
-    bisected_jumps,
-    central_difference,
-    check_backward,
-    curve_grid,
-    falls_forever,
-    find_kinks,
-    gradcheck_table,
-    jump_groups,
-    jump_midpoints,
-    loss_curve,
-    numerical_jacobian,
-)
+from explorer.gradients.curves import bisected_jumps, central_difference, curve_grid, loss_curve
+from explorer.gradients.gradcheck import check_backward, gradcheck_table, numerical_jacobian
+from explorer.gradients.jumps import falls_forever, find_kinks, jump_groups, jump_midpoints
 from explorer.losses import LOSSES
 
 FD_TOL = 1e-6  # autograd vs central differences (h = 1e-6, float64) on smooth losses
@@ -171,7 +161,7 @@ def test_every_function_in_explorer_functions_is_in_the_table():
 
 def test_a_formula_that_mixes_samples_has_no_per_residual_curve():
     from explorer.expression import ExpressionError
-    from explorer.gradients import mixes_samples
+    from explorer.gradients.shift import mixes_samples
     from explorer.losses import get_loss
 
     mixed, plain = get_loss("expr:r - mean(r)"), get_loss("expr:mean(r**2)")

@@ -68,7 +68,7 @@ def test_a_resolved_spec_gives_what_its_key_gives():
 def test_a_per_element_loss_keeps_its_curve_and_is_labelled_by_its_axis(key, label):
     import numpy as np
 
-    from explorer.gradients import loss_curve
+    from explorer.gradients.curves import loss_curve
 
     view = lab_curve(key)
     assert not view.mixed and view.caption == "" and view.x_label == label

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from explorer.expression import ExpressionError, compile_loss
-from explorer.gradients import (
-    FD_STEP,
+from explorer.gradients.curves import FD_STEP
+from explorer.gradients.shift import (
     SHIFT_AXIS,
     SHIFT_SAMPLE,
     mixes_samples,

@@ -6,8 +6,9 @@ examines any Python loss callable and custom autograd Functions (`diagnose_calla
 `diagnose_function`); `findings` holds the catalogue of findings (`Finding`).
 """
 
-from explorer.doctor.callables import diagnose_callable, diagnose_function
+from explorer.doctor.callables import diagnose_callable
 from explorer.doctor.findings import Finding, by_severity, finding
+from explorer.doctor.functions import diagnose_function
 from explorer.doctor.sweep import diagnose_loss
 
 __all__ = [

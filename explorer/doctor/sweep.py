@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from explorer.doctor.callables import check_scalar
 from explorer.doctor.findings import Finding, Severity, by_severity, finding, fmt
-from explorer.gradients import (
+from explorer.gradients.curves import (
     Curve,
-    Steps,
     autograd_curve,
     curve_grid,
-    falls_forever,
     gradient_steps,
     loss_curve,
     loss_steps,
     pointwise_loss,
 )
+from explorer.gradients.jumps import Steps, falls_forever
 from explorer.losses import LossSpec, curve_inputs
 from explorer.rng import GLOBAL_RNG
 
@@ -199,13 +199,19 @@ def check_outward(c: Curve) -> list[Finding]:
 def check_deterministic(spec: LossSpec, params: Mapping[str, float], c: Curve) -> list[Finding]:
     """Not a function of its inputs when a second sweep over the same grid, with the global RNG
     moved on in between, gives other values (NaN equal to NaN)."""
+    return check_repeats(lambda x: pointwise_loss(spec, params, x), c, c.x_axis)
+
+
+def check_repeats(evaluate: Callable[[Tensor], Tensor], c: Curve, axis: str) -> list[Finding]:
+    """Nondeterministic when evaluate, run again on the grid of c with the global RNG moved on
+    in between, differs from c's values (NaN equal to NaN); `axis` names the grid's variable."""
     torch.rand(16)  # a loss that seeds its own generator repeats; one that draws unseeded does not
     with torch.no_grad():
-        again = pointwise_loss(spec, params, torch.as_tensor(c.x)).numpy()
+        again = evaluate(torch.as_tensor(c.x)).numpy()
     if np.allclose(again, c.value, rtol=1e-12, atol=0, equal_nan=True):
         return []
     diff = np.nanmax(np.abs(again - c.value))
-    seen = f"two evaluations at the same {c.x_axis} differ by up to {diff:.3g}"
+    seen = f"two evaluations at the same {axis} differ by up to {diff:.3g}"
     return [finding("nondeterministic", "error", seen)]
 
 

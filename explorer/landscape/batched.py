@@ -6,7 +6,7 @@ torch.func.vmap over functional_call for any other module. The loss is then one 
 (g, N) predictions with reduction="none" and a mean over the data when the loss says that is its
 mean (Objective.mean_of_elements, from its LossSpec), else its "mean" reduction vmapped. There is
 never a Python loop over grid points, only over chunks. tanh runs on the kernel measured
-fastest on this CPU (`tanh_kernel`).
+fastest on this CPU (`explorer.landscape.kernels.tanh_kernel`).
 
 Memory: a chunk holds about (2·layers + 4)·N·width activations per grid point (forward values
 plus what autograd saves) and 3·P parameter entries; chunks are sized to stay under
@@ -17,11 +17,8 @@ leaves the cache), and which size wins depends on the CPU and the model.
 """
 
 import copy
-import functools
-import math
-import time
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from numpy.typing import ArrayLike
@@ -30,8 +27,9 @@ from torch.func import functional_call, vmap
 from torch.types import Device
 
 from explorer.budget import checkpoint
+from explorer.landscape.kernels import TANH_IN_PLACE, TANH_KERNELS, tanh_kernel, timings
 from explorer.models import Line, Squeeze, Step, param_slices
-from explorer.objective import Objective
+from explorer.objective import LINKS, Objective
 
 DEFAULT_BUDGET_MIB = 256
 # activations a chunk on the CPU: the candidates, of which `cache_points` times the engine's own
@@ -40,153 +38,106 @@ CACHE_ELEMS = tuple(1 << k for k in range(16, 21))
 _CACHE_CHOICE: dict[tuple[Any, ...], int] = {}  # workload -> grid points a chunk
 ELEMENTWISE: tuple[type[nn.Module], ...] = (nn.Tanh, nn.ReLU, nn.Sigmoid, nn.GELU, nn.SiLU)
 ELEMENTWISE += (nn.LeakyReLU, nn.ELU, nn.Softplus, nn.Identity, Step)
-# one step of a Linear/activation chain: ("linear", parameter prefix) or
-# ("act", (the activation, its in-place form))
-Op = tuple[str, Any]
-Forward = Callable[[dict[str, Tensor], Tensor], Tensor]  # (batched parameters, x) -> outputs
+# one step of a Linear/activation chain: ("linear", weight name, bias name or None) or
+# ("act", the activation, its in-place form)
+Op = tuple[str, Any, Any]
+Forward = Callable[..., Tensor]  # (batched parameters, x, buffers or None) -> outputs
 
 
-class FastTanh(torch.autograd.Function):
-    """tanh t = 2σ(2t) − 1, backward g·(1 − y²): on CPU torch's sigmoid is ~5x faster than its
-    tanh, and this saves one tensor for backward (|error| < 3e-7 in float32, ~1e-16 in float64)."""
-
-    @staticmethod
-    def forward(t: Tensor) -> Tensor:
-        return torch.sigmoid(t * 2).mul_(2).sub_(1)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Tensor], output: Tensor) -> None:
-        ctx.save_for_backward(output)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tensor:
-        (y,) = ctx.saved_tensors
-        return torch.addcmul(grad, grad * y, y, value=-1)
-
-
-# the tanh kernels the batched forward chooses from, by name; TANH_KERNELS[tanh_kernel(...)],
-# and the form each takes on a fresh matmul output, which it may overwrite (TANH_IN_PLACE)
-TANH_KERNELS: dict[str, Callable[[Tensor], Tensor]] = {
-    "torch.tanh": torch.tanh,
-    "2σ(2t)−1": FastTanh.apply,
-}
-TANH_IN_PLACE: dict[str, Callable[[Tensor], Tensor]] = {
-    "torch.tanh": torch.tanh_,
-    "2σ(2t)−1": FastTanh.apply,
-}
-CALIBRATION_ELEMS = 1 << 16  # elements a kernel is timed on, best of CALIBRATION_ROUNDS
-CALIBRATION_ROUNDS = 7
 CHUNK_ROUNDS = 5  # rounds of the chunk-size calibration (each a pass over ≤ 2^21 activations)
 CHUNK_SLACK = 0.05  # the largest chunk within 5% of the fastest: fewer chunks, less overhead
-K = TypeVar("K")
-_TANH_CHOICE: dict[tuple[str, torch.dtype, int], str] = {}  # (device type, dtype, threads) -> name
 
 
-def tanh_kernel(device: torch.device, dtype: torch.dtype) -> str:
-    """The name of the tanh kernel for (device, dtype): torch.tanh off the CPU; on the CPU the
-    faster of TANH_IN_PLACE (as the chain runs them), timed once a process (and thread count) at
-    first use, since which wins depends on the CPU (the sigmoid formula ~5x faster on some,
-    torch.tanh ~2x on AVX-512)."""
-    if device.type != "cpu":
-        return "torch.tanh"
-    key = (device.type, dtype, torch.get_num_threads())
-    if key not in _TANH_CHOICE:
-        gen = torch.Generator().manual_seed(0)
-        t = torch.randn(CALIBRATION_ELEMS, generator=gen, dtype=dtype) * 2
-        runs = {name: functools.partial(kernel, t) for name, kernel in TANH_IN_PLACE.items()}
-        _TANH_CHOICE.setdefault(key, fastest(runs))
-    return _TANH_CHOICE[key]
-
-
-def timings(
-    runs: Mapping[K, Callable[[], object]], rounds: int = CALIBRATION_ROUNDS
-) -> dict[K, float]:
-    """The best time (s) of `rounds` of each run, the runs timed round-robin (so load from
-    elsewhere hits them alike), without gradients."""
-    best = dict.fromkeys(runs, math.inf)
-    with torch.no_grad():
-        for _ in range(rounds):
-            for key, run in runs.items():
-                start = time.perf_counter()
-                run()
-                best[key] = min(best[key], time.perf_counter() - start)
-    return best
-
-
-def fastest(runs: Mapping[K, Callable[[], object]], rounds: int = CALIBRATION_ROUNDS) -> K:
-    """The key of the run with the best time (`timings`)."""
-    best = timings(runs, rounds)
-    return min(best, key=best.__getitem__)
-
-
-def fast_tanh(t: Tensor) -> Tensor:
-    """tanh for the batched forward, by the kernel `tanh_kernel` measured fastest here."""
-    return TANH_KERNELS[tanh_kernel(t.device, t.dtype)](t)
-
-
-def fast_tanh_(t: Tensor) -> Tensor:
-    """fast_tanh that may overwrite t (a fresh matmul output nothing else holds)."""
-    return TANH_IN_PLACE[tanh_kernel(t.device, t.dtype)](t)
-
-
-def _activation(layer: nn.Module) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]:
-    """(out-of-place, in-place) forms of an elementwise layer. The in-place form runs only on a
-    fresh matmul output, which autograd does not keep (baddbmm saves its inputs, not its result),
-    and saves one allocation of the chunk's activations a layer."""
+def _activation(
+    layer: nn.Module, device: torch.device, dtype: torch.dtype
+) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]:
+    """(out-of-place, in-place) forms of an elementwise layer, tanh's resolved once here to the
+    kernel measured fastest for (device, dtype). The in-place form runs only on a fresh matmul
+    output, which autograd does not keep (baddbmm saves its inputs, not its result), and saves
+    one allocation of the chunk's activations a layer."""
     if isinstance(layer, nn.Tanh):
-        return fast_tanh, fast_tanh_
+        name = tanh_kernel(device, dtype)
+        return TANH_KERNELS[name], TANH_IN_PLACE[name]
     if type(layer) is nn.ReLU:
         return layer, torch.relu_
     return layer, layer
 
 
-def _chain(model: nn.Module) -> tuple[list[Op], bool] | None:
-    """(ops, squeeze) for Linear/activation chains: ops are ("linear", prefix) or
-    ("act", (out-of-place, in-place))."""
+def _chain(
+    model: nn.Module, device: torch.device, dtype: torch.dtype
+) -> tuple[list[Op], bool] | None:
+    """(ops, squeeze) for Linear/activation chains: ops are ("linear", weight name, bias name or
+    None) or ("act", out-of-place, in-place)."""
     inner, squeeze, prefix = model, False, ""
     if isinstance(model, Squeeze):
         inner, squeeze, prefix = model.net, True, "net."
+    layers: list[tuple[str, nn.Module]]
     if isinstance(inner, nn.Linear):
-        return [("linear", prefix.rstrip("."))], squeeze
-    if not isinstance(inner, nn.Sequential):
+        layers = [(prefix, inner)]
+    elif isinstance(inner, nn.Sequential):
+        layers = [(f"{prefix}{name}.", layer) for name, layer in inner.named_children()]
+    else:
         return None
     ops: list[Op] = []
-    for name, layer in inner.named_children():
+    for at, layer in layers:
         if isinstance(layer, nn.Linear):
-            ops.append(("linear", prefix + name))
+            ops.append(("linear", at + "weight", None if layer.bias is None else at + "bias"))
         elif isinstance(layer, ELEMENTWISE):
-            ops.append(("act", _activation(layer)))
+            ops.append(("act", *_activation(layer, device, dtype)))
         else:
             return None
     return ops, squeeze
 
 
 def _chain_forward(ops: list[Op], squeeze: bool) -> Forward:
-    """forward(p, x) with p[name] of shape (g, *shape): batched matmuls, (g, N[, K]) out."""
+    """forward(p, x, into) with p[name] of shape (g, *shape): batched matmuls, (g, N[, K]) out.
 
-    def forward(p: dict[str, Tensor], x: Tensor) -> Tensor:
+    `into` (only without autograd): a dict of buffers, one a layer, that the matmuls write into
+    and later chunks reuse, instead of allocating every chunk's activations again."""
+
+    def forward(p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor] | None = None) -> Tensor:
         h, fresh = x, False  # fresh: h is a matmul output that nothing else holds
-        for kind, item in ops:
+        for i, (kind, first, second) in enumerate(ops):
             if kind == "act":
-                h, fresh = item[1](h) if fresh else item[0](h), False
+                h, fresh = second(h) if fresh else first(h), False
                 continue
-            prefix = f"{item}." if item else ""
-            weight, bias = p[prefix + "weight"].mT, p.get(prefix + "bias")
+            weight = p[first].mT
             h = h.expand(len(weight), *h.shape) if h.dim() == 2 else h
-            h = torch.bmm(h, weight) if bias is None else torch.baddbmm(bias[:, None], h, weight)
+            out = (
+                None
+                if into is None
+                else _buffer(into, i, (len(weight), h.shape[1], weight.shape[2]), h)
+            )
+            if second is None:
+                h = torch.bmm(h, weight, out=out)
+            else:
+                h = torch.baddbmm(p[second][:, None], h, weight, out=out)
             fresh = True
         return h.squeeze(-1) if squeeze and h.shape[-1] == 1 else h
 
     return forward
 
 
-def _line_forward(p: dict[str, Tensor], x: Tensor) -> Tensor:
+def _buffer(into: dict[int, Tensor], key: int, shape: tuple[int, ...], like: Tensor) -> Tensor:
+    """A (shape) tensor from into[key], grown when it is too small; the leading rows of it."""
+    buf = into.get(key)
+    if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:]:
+        buf = into[key] = like.new_empty(shape)
+    return buf[: shape[0]]
+
+
+def _line_forward(p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor] | None = None) -> Tensor:
     """ŷ[g, n] = w_g·x_n + b_g as one rank-1 GEMM (5x faster than a broadcast addcmul on CPU)."""
-    return torch.addmm(p["b"].unsqueeze(-1), p["w"].unsqueeze(-1), x[:, :1].T)
+    out = None if into is None else _buffer(into, 0, (len(p["w"]), x.shape[0]), x)
+    return torch.addmm(p["b"].unsqueeze(-1), p["w"].unsqueeze(-1), x[:, :1].T, out=out)
 
 
 class BatchedLoss:
-    """θ (g, P) → L (g,): the objective at g flat parameter vectors by one batched forward."""
+    """θ (g, P) → L (g,): the objective at g flat parameter vectors by one batched forward.
+
+    Everything a chunk needs is settled here, once: the forward with its kernels, the parameter
+    layout, the loss with its keywords bound. Without autograd (torch.no_grad) a call reuses
+    this evaluator's activation buffers from its previous call."""
 
     def __init__(self, model: nn.Module, obj: Objective, device: Device = None) -> None:
         first = next(model.parameters())
@@ -207,12 +158,14 @@ class BatchedLoss:
         self.forward, self.width, self.layers = self._pick_forward()
         # loss path, from the loss itself: one "none" call over the grid and a mean, or vmap
         self.broadcast = bool(self.obj.mean_of_elements)
+        self._loss = self._bind_loss()
+        self._into: dict[int, Tensor] = {}  # activation buffers for calls without autograd
 
     def _pick_forward(self) -> tuple[Forward, int, int]:
         """(forward, widest activation, number of layers) for this model."""
         if isinstance(self.model, Line):
             return _line_forward, 1, 1
-        chain = _chain(self.model)
+        chain = _chain(self.model, self.device, self.dtype)
         widths = [s[0] for s in self.shapes.values() if len(s) == 2] or [1]
         layers = max(1, sum(len(s) == 2 for s in self.shapes.values()))
         if chain is not None:
@@ -220,8 +173,30 @@ class BatchedLoss:
         self.model = copy.deepcopy(self.model).to(self.device)  # functional_call runs this copy
         return self._vmap_forward, max(widths), layers
 
-    def _vmap_forward(self, p: dict[str, Tensor], x: Tensor) -> Tensor:
+    def _vmap_forward(self, p: dict[str, Tensor], x: Tensor, into: object = None) -> Tensor:
         return vmap(lambda q: functional_call(self.model, q, (x,)))(p)
+
+    def _bind_loss(self) -> Callable[[Tensor], Tensor]:
+        """outputs (g, N[, K]) → L (g,), the loss's link, target, weights and parameters bound."""
+        obj = self.obj
+        keywords: dict[str, Any] = dict(obj.params)
+        if obj.weights is not None:
+            keywords["weights"] = obj.weights
+        fn, link, target = obj.fn, LINKS[obj.link], obj.target
+        if not self.broadcast:
+            return lambda out: _vmapped(obj.of_output, out)
+
+        def loss(out: Tensor) -> Tensor:  # mean("none") is the loss's "mean": one call a chunk
+            rows = fn(link(out), target, reduction="none", **keywords)
+            if rows.shape != out.shape[:2]:
+                raise ValueError(
+                    f"a loss with mean_of_elements=True gave reduction='none' values of shape "
+                    f"{tuple(rows.shape)} for outputs {tuple(out.shape)}; its 'none' must keep "
+                    "leading grid dimensions (or its spec must say mean_of_elements=False)"
+                )
+            return rows.mean(-1)
+
+        return loss
 
     def cast(self, t: ArrayLike | Tensor) -> Tensor:
         """Any array-like as a tensor in this evaluator's device and dtype."""
@@ -239,23 +214,8 @@ class BatchedLoss:
         return self.forward(self.unflatten(theta), self.obj.x)
 
     def __call__(self, theta: Tensor) -> Tensor:
-        out = self.outputs(theta)
-        if self.broadcast:  # the loss says mean("none") is its "mean": one call for the chunk
-            rows = self.obj.of_output(out, "none")
-            if rows.shape != out.shape[:2]:
-                raise ValueError(
-                    f"a loss with mean_of_elements=True gave reduction='none' values of shape "
-                    f"{tuple(rows.shape)} for outputs {tuple(out.shape)}; its 'none' must keep "
-                    "leading grid dimensions (or its spec must say mean_of_elements=False)"
-                )
-            return rows.mean(-1)
-        try:
-            return vmap(self.obj.of_output)(out)
-        except RuntimeError as err:
-            raise ValueError(
-                "this loss neither broadcasts over a leading grid dimension (reduction='none') "
-                f"nor runs under torch.func.vmap, so it cannot be batched: {err}"
-            ) from err
+        into = None if torch.is_grad_enabled() else self._into
+        return self._loss(self.forward(self.unflatten(theta), self.obj.x, into))
 
     def chunk_size(self, budget_mib: float, total: int, chunk: int | None = None) -> int:
         """Grid points a chunk: `chunk` if given, else under the memory budget and cache-sized."""
@@ -318,20 +278,40 @@ def plane_losses(
     size = f.chunk_size(budget_mib, len(coefs), chunk)
     # The results go into buffers made once, not into lists of small per-chunk tensors: those
     # small blocks, kept between a chunk's large freed ones, fragmented the malloc heap, which
-    # then grew by ~1 MB a chunk (~350 MB for one 101² surface) and kept it.
+    # then grew by ~1 MB a chunk (~350 MB for one 101² surface) and kept it. Without gradients
+    # θ and the activations are written into buffers too, reused by every chunk.
     values = torch.empty(0, dtype=f.dtype, device=f.device)  # made at the first chunk, as its loss
-    grads = torch.empty_like(coefs) if grad else None
-    for start in range(0, len(coefs), size):
-        checkpoint()  # the running unit of heavy work may end here (explorer.budget.Cut)
-        c = coefs[start : start + size].detach().requires_grad_(grad)
-        with torch.set_grad_enabled(grad):
-            loss = f(torch.addmm(at, c, along))
-        if start == 0:
-            values = loss.new_empty(len(coefs))
-        if grads is not None:
+    if grad:
+        grads = torch.empty_like(coefs)
+        for start in range(0, len(coefs), size):
+            checkpoint()  # the running unit of heavy work may end here (explorer.budget.Cut)
+            c = coefs[start : start + size].detach().requires_grad_(True)
+            with torch.enable_grad():
+                loss = f(torch.addmm(at, c, along))
+            values = loss.new_empty(len(coefs)) if start == 0 else values
             grads[start : start + len(c)] = _grad(loss, c)
-        values[start : start + len(c)] = loss.detach()
-    return values, grads
+            values[start : start + len(c)] = loss.detach()
+        return values, grads
+    thetas = coefs.new_empty(min(size, len(coefs)), len(at))
+    with torch.no_grad():
+        for start in range(0, len(coefs), size):
+            checkpoint()  # the running unit of heavy work may end here (explorer.budget.Cut)
+            c = coefs[start : start + size]
+            loss = f(torch.addmm(at, c, along, out=thetas[: len(c)]))
+            values = loss.new_empty(len(coefs)) if start == 0 else values
+            values[start : start + len(c)] = loss
+    return values, None
+
+
+def _vmapped(of_output: Callable[[Tensor], Tensor], out: Tensor) -> Tensor:
+    """of_output (the loss's "mean") on each grid row of out, by torch.func.vmap."""
+    try:
+        return vmap(of_output)(out)
+    except RuntimeError as err:
+        raise ValueError(
+            "this loss neither broadcasts over a leading grid dimension (reduction='none') "
+            f"nor runs under torch.func.vmap, so it cannot be batched: {err}"
+        ) from err
 
 
 def _grad(loss: Tensor, c: Tensor) -> Tensor:
@@ -354,9 +334,11 @@ def losses_at(
     f = BatchedLoss(model, obj, device)
     rows = f.cast(thetas)
     size = f.chunk_size(budget_mib, len(rows), chunk)
+    values = torch.empty(0, dtype=f.dtype, device=f.device)  # made at the first chunk, as its loss
     with torch.no_grad():
-        values: list[Tensor] = []
-        for t in rows.split(size):
+        for start in range(0, len(rows), size):
             checkpoint()  # the running unit of heavy work may end here (explorer.budget.Cut)
-            values.append(f(t))
-        return torch.cat(values)
+            loss = f(rows[start : start + size])
+            values = loss.new_empty(len(rows)) if start == 0 else values
+            values[start : start + size] = loss
+    return values

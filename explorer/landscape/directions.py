@@ -13,6 +13,7 @@ from numpy.typing import ArrayLike
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from explorer.budget import Budget, checkpoint
 from explorer.models import flat_params, param_slices, theta_labels
 from explorer.objective import Objective
 
@@ -162,17 +163,26 @@ def hessian_eigenpairs(
     k: int = 2,
     iters: int = LANCZOS_ITERS,
     seed: int = 0,
+    budget: Budget | None = None,
 ) -> tuple[Tensor, Tensor]:
     """The k Hessian eigenvalues of largest |λ| at theta and unit eigenvectors (k, P), float64.
 
     Lanczos with full reorthogonalization on Hessian-vector products (double backward);
-    min(P, iters) products, exact when P ≤ iters.
+    min(P, iters) products, exact when P ≤ iters. `budget` is checked before the graph is
+    built and before every product, and raises explorer.budget.Cut once it is spent or
+    cancelled (nothing half-done is returned); a budget not yet running runs for this call.
+    Without one, the thread's running unit of heavy work, if any, is checked the same way.
     """
+    if budget is not None and not budget.running:
+        with budget:
+            return hessian_eigenpairs(model, obj, theta, k=k, iters=iters, seed=seed, budget=budget)
+    check = checkpoint if budget is None else budget.check
     theta = _theta(model, theta)
     if theta.numel() > MAX_HESSIAN_PARAMS:
         raise ValueError(
             f"Hessian axes are for tiny nets: {theta.numel()} parameters > {MAX_HESSIAN_PARAMS}"
         )
+    check()
     hvp, n = _hvp(model, obj, theta), theta.numel()
     gen = torch.Generator().manual_seed(int(seed))
     fresh = lambda: torch.randn(n, generator=gen, dtype=torch.float64)
@@ -181,6 +191,7 @@ def hessian_eigenpairs(
     off: list[float] = []
     basis[0] /= basis[0].norm()
     while True:
+        check()  # the budget may end the work here (explorer.budget.Cut)
         w = hvp(basis[-1])
         diag.append(float(w @ basis[-1]))
         if len(basis) == min(n, int(iters)):

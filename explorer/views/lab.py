@@ -26,16 +26,16 @@ from explorer.doctor.sweep import (
     check_kinks,
     check_mean_reduction,
     check_nan_inf,
+    check_repeats,
     probe_points,
     tiny_gradient,
     unbounded_parts,
 )
-from explorer.gradients import (
+from explorer.gradients.curves import Curve, loss_curve
+from explorer.gradients.jumps import falls_forever
+from explorer.gradients.shift import (
     SHIFT_AXIS,
     SHIFT_SAMPLE,
-    Curve,
-    falls_forever,
-    loss_curve,
     mixes_samples,
     residual_gradients,
     shift_curve,
@@ -186,7 +186,7 @@ def skipped_checks(loss: str | LossSpec) -> dict[str, str]:
 
 def _mixed_findings(spec: LossSpec, params: Mapping[str, float]) -> list[Finding]:
     c = shift_curve(spec, params)
-    noisy = _shift_deterministic(spec, params, c)
+    noisy = check_repeats(lambda x: shifted_loss(spec, params, x), c, SHIFT_AXIS)
     if noisy:  # the shape checks read a noisy curve wrongly: leave them out
         return noisy + check_nan_inf(c) + check_mean_reduction(spec, params)
     values, grads = shift_steps(spec, params, c)
@@ -242,19 +242,6 @@ def _shift_invariant(seen: str) -> Finding:
         "residuals is trained, their mean is not.",
         "If the mean residual should go to 0 as well, add a term for it, e.g. + mean(r)**2.",
     )
-
-
-def _shift_deterministic(spec: LossSpec, params: Mapping[str, float], c: Curve) -> list[Finding]:
-    """Not a function of its inputs when a second sweep of s, the global RNG moved on in between,
-    gives other values."""
-    torch.rand(16)
-    with torch.no_grad():
-        again = shifted_loss(spec, params, torch.as_tensor(c.x)).numpy()
-    if np.allclose(again, c.value, rtol=1e-12, atol=0, equal_nan=True):
-        return []
-    diff = np.nanmax(np.abs(again - c.value))
-    seen = f"two evaluations at the same s differ by up to {diff:.3g}"
-    return [finding("nondeterministic", "error", seen)]
 
 
 def _shift_unbounded(spec: LossSpec, params: Mapping[str, float], c: Curve) -> list[Finding]:

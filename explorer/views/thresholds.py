@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from explorer.gradients import loss_curve
+from explorer.gradients.curves import loss_curve
 from explorer.losses import get_loss
 
 PAIRS = {

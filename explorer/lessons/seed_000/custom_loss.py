@@ -10,10 +10,10 @@ import torch
 from torch import nn
 
 from explorer.doctor import diagnose_callable, diagnose_function
-from explorer.doctor.callables import backward_calls
 from explorer.doctor.findings import fmt
+from explorer.doctor.functions import backward_calls
 from explorer.functions import MatrixPowerExact, MatrixPowerSeed
-from explorer.gradients import check_backward
+from explorer.gradients.gradcheck import check_backward
 from explorer.graph import autograd_dot
 from explorer.lessons.kit import (
     LessonResult,

@@ -11,7 +11,7 @@ from torch import nn
 
 from explorer.doctor import diagnose_loss
 from explorer.doctor.findings import fmt
-from explorer.gradients import loss_curve
+from explorer.gradients.curves import loss_curve
 from explorer.lessons.kit import LessonResult, curve, grad_of, history, quoted_lesson, seeded
 from explorer.losses import LOSSES
 
