@@ -7,6 +7,8 @@ first draw; then the same page's Log toggle and Resolution change as round trips
 Plotly chart's data changed, and until the player had its new data); last, the alternative the
 player replaced, the same path as 301 Plotly animation frames in one figure (its frame rate,
 payload and first draw). Needs Chromium and playwright (as the browser tests do).
+The anatomy rows (no browser): what reading every step's parts from the optimizer costs, beside
+the same run trained without it, and the bytes its arrows and sentences add to the player.
 """
 
 import json
@@ -16,7 +18,11 @@ from pathlib import Path
 import plotly
 
 from explorer import plots
+from explorer.anatomy import run_anatomy
+from explorer.training import train
+from explorer.views import anatomy as va
 from explorer.views import landscape as views
+from explorer.views import player as pv
 from tests.browser.harness import (
     ACTIVITY_JS,
     ARTIFACTS,
@@ -28,6 +34,7 @@ from tests.browser.harness import (
     running_app,
 )
 from tests.browser.player_probe import (
+    FRAME_COST_JS,
     PLAY_JS,
     PLAYER,
     PRESS_JS,
@@ -112,7 +119,9 @@ def _player_rows(page, base: str) -> list[dict]:
     page.locator(PLAYER).scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     info = page.locator(PLAYER).evaluate("p => ({bytes: p.__lleBytes, draw: p.__lleDrawMs})")
+    page.evaluate(FRAME_COST_JS)
     played = page.evaluate(PLAY_JS, 2000)
+    cost = page.evaluate(FRAME_COST_JS)
     page.get_by_role("button", name="Pause", exact=True).click()
     steps = [page.evaluate(PRESS_JS, "Step forward")["ms"] for _ in range(10)]
     clicks = _clicks(page)
@@ -122,6 +131,11 @@ def _player_rows(page, base: str) -> list[dict]:
             "value": played["fps"],
             "note": f"{played['per_s']:.0f} distinct steps/s; script state {played['states']}; "
             f"longest frame {played['worst_frame_ms']:.0f} ms",
+        },
+        {
+            "what": "player: its drawing of a frame (path, anatomy arrows, texts), ms",
+            "value": cost["mean_ms"],
+            "note": f"mean of {cost['frames']} frames, worst {cost['worst_ms']:.1f} ms",
         },
         {
             "what": "player: Step forward, ms to the next frame",
@@ -136,7 +150,7 @@ def _player_rows(page, base: str) -> list[dict]:
         {
             "what": "player: data sent, bytes",
             "value": info["bytes"],
-            "note": f"{STEPS}-step run, 31×31 grid",
+            "note": f"{STEPS}-step run, 31×31 grid, with its anatomy (every 2nd update)",
         },
         {
             "what": "player: redraw of its figures, ms",
@@ -215,11 +229,52 @@ def _frames_row(browser) -> list[dict]:
     ]
 
 
+def _best_ms(fn, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best * 1e3
+
+
+def _anatomy_rows() -> list[dict]:
+    """Reading every step's parts from the optimizer, beside the bare run; their bytes."""
+    config = views.ViewConfig(train_steps=STEPS, optimizer="adam")
+    cfg = config.train_config()
+    bare = _best_ms(lambda: list(train(cfg)))
+    read = _best_ms(lambda: run_anatomy(cfg, range(1, STEPS + 1)))
+    view = views.landscape_view(config)
+    panel = view.panels[0]
+    extras = va.run_extras(
+        cfg,
+        view.records,
+        va.along_directions(panel.surface.directions),
+        steps=panel.projection.step,
+    )
+    without = len(pv.to_json(pv.landscape_player(view)))
+    with_parts = len(pv.to_json(pv.landscape_player(view, extras=extras)))
+    return [
+        {
+            "what": "anatomy: cost per step, ms",
+            "value": (read - bare) / STEPS,
+            "note": f"Adam, line model: {STEPS} steps trained {bare:.0f} ms; replayed reading "
+            f"every step's state and parts {read:.0f} ms (best of 3)",
+        },
+        {
+            "what": "anatomy: bytes it adds to the player",
+            "value": with_parts - without,
+            "note": f"Adam, {STEPS}-step run: {without} bytes without, {with_parts} with "
+            f"({va.explained(panel.projection.step).size} updates sent)",
+        },
+    ]
+
+
 def run(quick: bool = False) -> list[dict]:
     """Rows: what, value, note (ms, frames a second or bytes, as the row says)."""
     reason = browser_missing()
     if reason:
-        return [{"what": "player", "value": "skipped", "note": reason}]
+        return [{"what": "player", "value": "skipped", "note": reason}, *_anatomy_rows()]
     from playwright.sync_api import sync_playwright
 
     with (
@@ -233,4 +288,4 @@ def run(quick: bool = False) -> list[dict]:
         rows = _player_rows(context.new_page(), base)
         rows += _frames_row(browser)
         browser.close()
-    return rows
+    return rows + _anatomy_rows()

@@ -20,6 +20,7 @@ import pandas as pd
 from explorer import budget as budgets
 from explorer.budget import Budget, Cut
 from explorer.models import theta_labels
+from explorer.optimizers import optimizer_text
 from explorer.training import StepRecord, TrainConfig, build, history_frame, train
 
 THETA_BUDGET = 2_000_000  # parameter values a race keeps (16 MB); beyond, records are thinned
@@ -27,21 +28,31 @@ COLUMNS = ["step", "loss", "grad_norm", "elapsed_s", "stop"]
 
 
 def run_name(config: TrainConfig) -> str:
-    """A run's label in legends: "optimizer · loss"."""
-    return f"{config.optimizer} · {config.loss}"
+    """A run's label in legends: "optimizer · loss", the optimizer's parameters that differ
+    from its defaults after its name ("adam betas=0.5/0.999 · mse")."""
+    return f"{optimizer_text(config.optimizer, config.optimizer_params)} · {config.loss}"
 
 
 def race_configs(
-    base: TrainConfig, optimizers=(), losses=(), loss_params: dict | None = None
+    base: TrainConfig,
+    optimizers=(),
+    losses=(),
+    loss_params: dict | None = None,
+    optimizer_params: dict | None = None,
 ) -> dict[str, TrainConfig]:
     """{name: config}: base first, then base with each other optimizer, then with each other loss.
 
-    Every config keeps base's seed, so every run starts from the same data and parameters.
-    Raced losses use `loss_params[loss]` if given, else their defaults.
+    Every config keeps base's seed and schedule, so every run starts from the same data and
+    parameters. Raced losses use `loss_params[loss]` if given, else their defaults; raced
+    optimizers `optimizer_params[optimizer]` if given, else theirs (raced losses keep base's).
     """
-    loss_params = loss_params or {}
+    loss_params, optimizer_params = loss_params or {}, optimizer_params or {}
     configs = [base.validate()]
-    configs += [replace(base, optimizer=o) for o in optimizers if o != base.optimizer]
+    configs += [
+        replace(base, optimizer=o, optimizer_params=dict(optimizer_params.get(o, {})))
+        for o in optimizers
+        if o != base.optimizer
+    ]
     configs += [
         replace(base, loss=k, loss_params=dict(loss_params.get(k, {})))
         for k in losses

@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 import torch
 
+from explorer import anatomy as an
 from explorer.landscape import project_trajectory
 from explorer.losses import get_loss
 from explorer.objective import objective
 from explorer.plots.surface import scale_values
 from explorer.race import Race, race_configs
 from explorer.training import TrainConfig, build
+from explorer.views import anatomy as va
 from explorer.views import player as pv
 from explorer.views.landscape import ViewConfig, landscape_view, restart_view
 
@@ -220,3 +222,136 @@ def test_projection_matches_the_engine_on_another_loss():
     data = pv.landscape_player(v)
     np.testing.assert_allclose(data.runs[0].height, ref.surface, rtol=1e-6)
     assert get_loss("huber").name in data.title
+
+
+def _anatomy_extras(view, config: ViewConfig, **kw):
+    panel = view.panels[0]
+    return va.run_extras(
+        config.train_config(),
+        view.records,
+        va.along_directions(panel.surface.directions),
+        steps=panel.projection.step,
+        theta0=view.records[0].theta,
+        **kw,
+    )
+
+
+def test_anatomy_arrows_are_the_optimizers_shares_on_the_plane():
+    config = ViewConfig(**{**SMALL, "optimizer": "momentum"})
+    view = landscape_view(config)
+    extras = _anatomy_extras(view, config)
+    data = pv.landscape_player(view, extras=extras)
+    run = data.runs[0]
+    by = {e.name: e for e in run.extras}
+    assert list(by) == ["anatomy", va.NAMES["gradient"], va.NAMES["momentum"], va.UPDATE]
+    # the reference: torch.optim.SGD(momentum=0.9) stepped by hand on the same problem
+    problem = build(config.train_config())
+    opt = torch.optim.SGD(problem.model.parameters(), lr=config.lr, momentum=0.9)
+    params = list(problem.model.parameters())
+    for i in range(SMALL["train_steps"]):
+        opt.zero_grad()
+        problem.objective(problem.model).backward()
+        grad = torch.cat([p.grad.reshape(-1) for p in params]).double().numpy()
+        prev = opt.state[params[0]].get("momentum_buffer")
+        carried = (
+            np.zeros(2)
+            if prev is None
+            else -config.lr
+            * 0.9
+            * np.array([float(opt.state[p]["momentum_buffer"]) for p in params])
+        )
+        opt.step()
+        # "params" axes: plane coordinates are (w, b) themselves
+        np.testing.assert_allclose(by[va.NAMES["gradient"]].values[i], -config.lr * grad, rtol=1e-6)
+        np.testing.assert_allclose(
+            by[va.NAMES["momentum"]].values[i], carried, rtol=1e-6, atol=1e-9
+        )
+        moved = [run.alpha[i + 1] - run.alpha[i], run.beta[i + 1] - run.beta[i]]
+        np.testing.assert_allclose(by[va.UPDATE].values[i], moved, rtol=1e-9, atol=1e-12)
+    assert np.isnan(by[va.UPDATE].values[-1]).all()  # the last point: no update leaves it
+    parts = by["anatomy"]
+    assert parts.labels == ("Gradient ∇L", "Momentum", "Step size", "Update Δθ")
+    assert parts.values[-1] == ("",) * 4 and all(all(row) for row in parts.values[:-1])
+    assert "starts as the gradient" in parts.values[0][1]
+    sent = json.loads(pv.to_json(data))["runs"][0]["extras"]
+    assert sent[0] == {
+        "name": "anatomy",
+        "kind": "parts",
+        "labels": list(parts.labels),
+        "values": [list(r) for r in parts.values],
+    }
+    tails = [(e["name"], e["tail"], e["part"], e["color"]) for e in sent[1:]]
+    assert tails == [
+        (va.NAMES["gradient"], "", 1, va.COLORS["gradient"]),
+        (va.NAMES["momentum"], va.NAMES["gradient"], 2, va.COLORS["momentum"]),
+        (va.UPDATE, "", 4, va.UPDATE_COLOR),
+    ]
+
+
+def test_anatomy_is_thinned_like_a_long_path_and_checked_against_it(view):
+    assert va.explained(range(301)).tolist() == list(range(0, 300, 2))
+    assert va.explained(range(31)).tolist() == list(range(30))
+    assert va.explained([0]).size == 0
+    config = ViewConfig(**SMALL)
+    few = va.explained(range(31), points=10).tolist()
+    assert few == list(range(0, 30, 3))
+    other = landscape_view(ViewConfig(**{**SMALL, "seed": 1}))  # another run's records
+    with pytest.raises(ValueError, match="not the run"):
+        _anatomy_extras(other, config)
+
+
+def test_history_player_takes_any_two_parameters_and_extras():
+    config = TrainConfig(dataset="moons", model="mlp", loss="bce_logits", hidden=(4,), steps=5)
+    race = Race({"main": config})
+    race.advance()
+    run = race.runs["main"]
+    steps, theta = run.path()
+    hist = {
+        "main": (steps, [r.loss for r in run.records], [r.grad_norm for r in run.records], theta)
+    }
+    extras = va.run_extras(run.config, run.records, va.along_axes(3, 7))
+    data = pv.history_player(
+        hist, (run.labels[3], run.labels[7]), axes=(3, 7), extras={"main": extras}
+    )
+    np.testing.assert_array_equal(data.runs[0].alpha, theta[:, 3])
+    np.testing.assert_array_equal(data.runs[0].beta, theta[:, 7])
+    update = next(e for e in data.runs[0].extras if e.name == va.UPDATE)
+    np.testing.assert_allclose(update.values[:-1, 0], np.diff(theta[:, 3]), rtol=1e-12)
+    np.testing.assert_allclose(update.values[:-1, 1], np.diff(theta[:, 7]), rtol=1e-12)
+    with pytest.raises(ValueError, match="axes"):
+        pv.history_player(hist, ("a", "b"), axes=(3, 3))
+
+
+def _player_doc(at) -> dict:
+    """The Training player's data, as the page sent it to the component."""
+    (element,) = at.get("bidi_component")
+    return json.loads(json.loads(element.proto.json))  # the component's data is one JSON string
+
+
+def test_training_player_sends_the_main_runs_anatomy_on_the_chosen_plane():
+    from tests.apptest import open_page, problems
+
+    at = open_page("training", {"data": "moons", "model": "mlp", "width": "4", "steps": "8"})
+    next(b for b in at.button if b.label == "Run to the end").click().run()
+    assert problems(at) == []
+    run = at.session_state["train.race"].runs[next(iter(at.session_state["train.race"].runs))]
+    doc = _player_doc(at)
+    assert doc["plane"]["labels"] == run.labels[:2]
+    across = next(s for s in at.selectbox if s.key == "player_across")
+    up = next(s for s in at.selectbox if s.key == "player_up")
+    across.set_value(5)
+    up.set_value(9).run()
+    assert problems(at) == []
+    doc = _player_doc(at)
+    assert doc["plane"]["labels"] == [run.labels[5], run.labels[9]]
+    sent = doc["runs"][0]
+    theta = np.stack([r.theta for r in run.records])
+    np.testing.assert_allclose(pv.decode(sent["alpha"]), theta[:, 5], rtol=1e-6)
+    extras = {e["name"]: e for e in sent["extras"]}
+    parts = extras["anatomy"]
+    assert parts["labels"][0] == "Gradient ∇L" and parts["labels"][-1] == "Update Δθ"
+    found = an.run_anatomy(run.config, [3])[3]  # the reference: explorer's own replay
+    assert parts["values"][2] == [p.sentence for p in found.parts]
+    update = pv.decode(extras[va.UPDATE]["values"])
+    np.testing.assert_allclose(update[:-1, 0], np.diff(theta[:, 5]), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(update[:-1, 1], np.diff(theta[:, 9]), rtol=1e-5, atol=1e-7)

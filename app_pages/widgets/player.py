@@ -5,6 +5,7 @@ Shapes' sweep of a soft-vs-hard pair's steepness; Training's race, step by step,
 Session state this section owns:
   "landscape.start"  {"fields": the view's config fields, "at": (α, β)}: where the last click
                      started the quick run; it holds only while the view's settings stay.
+  "player_across", "player_up"  the Training player's two parameters (their widgets' keys).
 """
 
 from dataclasses import replace
@@ -12,12 +13,16 @@ from dataclasses import replace
 import streamlit as st
 
 from app_pages.components.player import player
+from app_pages.widgets.common import md_text
 from app_pages.widgets.memo import memo
+from explorer.losses import EXPRESSION_PREFIX
+from explorer.views import anatomy as va
 from explorer.views import landscape as views
 from explorer.views import player as pv
 
 START = "landscape.start"
 STEPS = "training steps"
+PLANE_KEYS = ("player_across", "player_up")  # the Training player's two parameters
 
 
 @memo(max_entries=32, show_spinner=False)
@@ -31,6 +36,38 @@ def restarted(fields: tuple, run_key: str, start: tuple, _base: views.LandscapeV
 def swept(fields: tuple, run_key: str, param: str, log: bool, _view: views.LandscapeView):
     """The main loss on the view's plane over the range of its parameter `param`."""
     return pv.landscape_sweep(views.ViewConfig(**dict(fields)), _view, param, log=log)
+
+
+@memo(max_entries=32, show_spinner=False)
+def _view_anatomy(fields: tuple, run_key: str, start, _view: views.LandscapeView):
+    """(the quick run's anatomy extras on the view's plane, or (), why not or "")."""
+    config = views.ViewConfig(**dict(fields))
+    panel = _view.panels[0]
+    if config.trajectory != "quick" or panel.projection is None or not _view.records:
+        return (), ""
+    if config.loss.startswith(EXPRESSION_PREFIX):  # its replay would parse the formula again
+        return (), "A typed formula's updates are taken apart on the Training page."
+    try:
+        extras = va.run_extras(
+            config.train_config(),
+            _view.records,
+            va.along_directions(panel.surface.directions),
+            steps=panel.projection.step,
+            theta0=_view.records[0].theta,
+        )
+    except ValueError as err:
+        return (), f"No anatomy of the steps: {err}"
+    return extras, ""
+
+
+@memo(max_entries=16, show_spinner=False)
+def _run_anatomy(config_key: str, kept: int, axes: tuple[int, int], _run):
+    """(the race run's anatomy extras on the plane of parameters `axes`, or (), why not);
+    kept: how many records it has (a race a budget cut grows on Continue)."""
+    try:
+        return va.run_extras(_run.config, _run.records, va.along_axes(*axes)), ""
+    except ValueError as err:
+        return (), f"No anatomy of the steps: {err}"
 
 
 def _start(fields: tuple) -> tuple[float, float] | None:
@@ -57,7 +94,10 @@ def landscape_section(fields: tuple, run_key: str, view: views.LandscapeView, lo
         right.button(
             "Start from the initial parameters", on_click=st.session_state.pop, args=(START,)
         )
-    data = pv.landscape_player(view, log=log)
+    extras, why = _view_anatomy(fields, run_key, start, view) if frames == STEPS else ((), "")
+    if why:
+        st.caption(md_text(why))
+    data = pv.landscape_player(view, log=log, extras=extras)
     if frames != STEPS:
         sweep = swept(fields, run_key, frames, log, view)
         data = replace(
@@ -85,8 +125,23 @@ def pair_section(pair: str, t: float) -> None:
     player(_pair(pair, t), key=f"shapes.player.{pair}")
 
 
+def _plane_axes(labels: list[str], settled: bool) -> tuple[int, int]:
+    """The two parameters the Training player's plane shows: chosen when the model has more
+    than two (widgets in the settled view only: a live redraw reuses the choice)."""
+    n = len(labels)
+    a, b = (st.session_state.get(k, d) for k, d in zip(PLANE_KEYS, (0, 1), strict=True))
+    if n > 2 and settled:
+        left, right = st.columns(2)
+        pick = dict(options=range(n), format_func=labels.__getitem__)
+        a = left.selectbox("Player's plane: across", index=0, key=PLANE_KEYS[0], **pick)
+        b = right.selectbox("Player's plane: up", index=1, key=PLANE_KEYS[1], **pick)
+    a, b = (int(v) if isinstance(v, int) and 0 <= v < n else d for v, d in ((a, 0), (b, 1)))
+    return (a, b) if a != b else (a, (a + 1) % n)
+
+
 def race_section(race, tick: int | None, running: bool) -> None:
-    """A race's runs in the player: loss, ‖∇L‖ and the first two parameters, every kept step.
+    """A race's runs in the player: loss, ‖∇L‖ and two parameters (chosen for bigger models),
+    every kept step; once settled, the main run's updates part by part (its anatomy).
 
     Live redraws mount a new instance each tick (a key is used once a script run); the
     component moves the same player into it, so zoom, camera and step survive."""
@@ -99,7 +154,15 @@ def race_section(race, tick: int | None, running: bool) -> None:
     first = next(iter(race.runs.values()))
     if not histories or len(first.labels) < 2:
         return
-    labels = (first.labels[0], first.labels[1])
+    axes = _plane_axes(first.labels, tick is None)
+    labels = (first.labels[axes[0]], first.labels[axes[1]])
     title = f"The race step by step: {labels[0]} and {labels[1]} of each run"
-    data = pv.history_player(histories, labels, title=title, live=running)
+    extras: dict = {}
+    if not running:  # settled: the main run's updates, part by part
+        name, run = next(iter(race.runs.items()))
+        found, why = _run_anatomy(repr(run.config), len(run.records), axes, run)
+        extras[name] = found
+        if why:
+            st.caption(md_text(why))
+    data = pv.history_player(histories, labels, title=title, live=running, axes=axes, extras=extras)
     player(data, key="training.player" if tick is None else f"training.player.live{tick}")

@@ -17,9 +17,13 @@ Contract (`to_json`; arrays are {"f4": base64 of little-endian float32, "shape":
   `alpha`, `beta` (T,) the path projected on the plane, `height` (T,) the surface under each
   point (as drawn), `loss` (T,) the true loss, `grad_norm` (T,) ‖∇L‖, and `extras`: a list of
   per-step annotations {`name`, `kind`, `values`} where kind "vector" is (T, 2) in plane units,
-  drawn as an arrow from the run's current point; "text" is T strings shown under the controls;
-  "series" is (T,) numbers drawn on the chart beside the loss. New kinds of narration add
-  extras; the component draws any extras it is given.
+  drawn as an arrow from the run's current point (optional `color`; `tail`: the name of the
+  vector at whose tip it starts; `part`: the slow-motion part, 1-based, from which it shows);
+  "text" is T strings shown under the controls; "series" is (T,) numbers drawn on the chart
+  beside the loss; "parts" is T lists of P strings, the parts of the update leaving each point
+  ("" where none was sent), with `labels` (P,): slow motion steps through them one at a time
+  (explorer.views.anatomy makes them). New kinds of narration add extras; the component draws
+  any extras it is given.
 - `sweep` (or null): frames over a loss parameter instead of steps: `param`, `values` (F,),
   and per frame `surfaces` (F, S, S) and `u`, `v` (F, K, K) on the grids above, and/or 1-D
   `curves`: `x` (N,), `value` (F, N), `grad` (F, N), with `fixed` (a static reference curve:
@@ -56,16 +60,21 @@ SWEEP_BUDGET = 1_500_000  # numbers a sweep may send (about 8 MB of JSON at most
 FPS = 60  # frames a second at 1× (the component's base rate)
 PLAY_S = 10.0  # a long run's default stride plays it in about this many seconds at 1×
 STRIDES = (1, 2, 5, 10, 20, 50, 100)  # steps per frame the component offers
-ExtraKind = Literal["vector", "text", "series"]
+ExtraKind = Literal["vector", "text", "series", "parts"]
 
 
 @dataclass(frozen=True)
 class Extra:
-    """A per-step annotation of a run: kind "vector" (T, 2), "text" (T,) or "series" (T,)."""
+    """A per-step annotation of a run: kind "vector" (T, 2), "text" (T,), "series" (T,) or
+    "parts" (T rows of P strings, with P labels)."""
 
     name: str
     kind: ExtraKind
-    values: np.ndarray | tuple[str, ...]
+    values: np.ndarray | tuple[str, ...] | tuple[tuple[str, ...], ...]
+    color: str = ""  # a vector's colour ("" : the component's default)
+    tail: str = ""  # a vector drawn from the tip of this other vector ("" : from the point)
+    part: int = 0  # a vector shown in slow motion from this part on (1-based; 0: always)
+    labels: tuple[str, ...] = ()  # the parts' names (kind "parts")
 
 
 @dataclass(frozen=True)
@@ -218,15 +227,21 @@ def plane_run(
 
 
 def landscape_player(
-    view: LandscapeView, *, log: bool = False, clickable: bool = True, name: str = "quick run"
+    view: LandscapeView,
+    *,
+    log: bool = False,
+    clickable: bool = True,
+    name: str = "quick run",
+    extras: tuple[Extra, ...] = (),
 ) -> Player:
-    """The player of a Landscape view: panel 0's surface, its −∇L field and the path on it."""
+    """The player of a Landscape view: panel 0's surface, its −∇L field and the path on it
+    (with extras, e.g. explorer.views.anatomy's, on that path)."""
     panel = view.panels[0]
     s = panel.surface
     values, to_height = scale_values(s.values, log)
     runs: tuple[PlayerRun, ...] = ()
     if panel.projection is not None and view.records:
-        runs = (plane_run(name, panel.projection, view.records, to_height),)
+        runs = (plane_run(name, panel.projection, view.records, to_height, extras),)
     return Player(
         id="landscape",
         revision=f"{s.kind}|{s.labels[0]}|{s.labels[1]}",
@@ -346,23 +361,29 @@ def history_player(
     id: str = "training",
     title: str = "",
     live: bool = False,
+    axes: tuple[int, int] = (0, 1),
+    extras: Mapping[str, tuple[Extra, ...]] | None = None,
 ) -> Player:
     """A player without a surface: each run's (steps, loss, grad_norm, theta (T, ≥2)), its
-    plane the first two parameters (labels) exactly."""
+    plane two of the parameters (`axes`, named by labels) exactly; extras: by run name."""
+    i, j = axes
     runs = []
     for name, (steps, loss, grad, theta) in histories.items():
         theta = np.asarray(theta, dtype=np.float64).reshape(len(steps), -1)
         if theta.shape[1] < 2:
             raise ValueError("a plane needs at least two parameters")
+        if not (0 <= i < theta.shape[1] and 0 <= j < theta.shape[1] and i != j):
+            raise ValueError(f"axes {axes} are not two of the {theta.shape[1]} parameters")
         runs.append(
             PlayerRun(
                 name=name,
                 step=np.asarray(steps, dtype=np.int64),
-                alpha=theta[:, 0],
-                beta=theta[:, 1],
+                alpha=theta[:, i],
+                beta=theta[:, j],
                 height=np.full(len(steps), np.nan),
                 loss=np.asarray(loss, dtype=np.float64),
                 grad_norm=np.asarray(grad, dtype=np.float64),
+                extras=(extras or {}).get(name, ()),
             )
         )
     a = np.concatenate([r.alpha for r in runs] or [np.zeros(1)])
@@ -405,6 +426,11 @@ def decode(doc: Mapping) -> np.ndarray:
 
 
 def _extra(e: Extra, steps: int) -> dict:
+    if e.kind == "parts":
+        rows = [[str(t) for t in row] for row in e.values]
+        if len(rows) != steps or any(len(r) != len(e.labels) for r in rows):
+            raise ValueError(f"extra {e.name!r}: want {steps} rows of {len(e.labels)} parts")
+        return {"name": e.name, "kind": "parts", "labels": list(e.labels), "values": rows}
     if e.kind == "text":
         texts = [str(t) for t in e.values]
         if len(texts) != steps:
@@ -414,7 +440,8 @@ def _extra(e: Extra, steps: int) -> dict:
     want = (steps, 2) if e.kind == "vector" else (steps,)
     if values.shape != want:
         raise ValueError(f"extra {e.name!r} of kind {e.kind}: shape {values.shape}, want {want}")
-    return {"name": e.name, "kind": e.kind, "values": encode(values)}
+    style = {"color": e.color, "tail": e.tail, "part": e.part} if e.kind == "vector" else {}
+    return {"name": e.name, "kind": e.kind, "values": encode(values), **style}
 
 
 def to_dict(p: Player) -> dict:

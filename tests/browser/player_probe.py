@@ -91,3 +91,47 @@ UPDATES_JS = """() => {
   const p = document.querySelector("[data-testid='trajectory-player']");
   return p && p.__lleUpdates || 0;
 }"""
+
+
+# Slow motion: press "Slow motion", then "Step forward" `presses` times; after each press (and
+# before the first) the part shown, its text, the anatomy arrows drawn and the step.
+SLOW_JS = """async (presses) => {
+  const p = document.querySelector("[data-testid='trajectory-player']");
+  const press = (name) => [...p.querySelectorAll('button')]
+    .find((b) => b.getAttribute('aria-label') === name).click();
+  const frame = () => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+  const read = () => ({part: Number(p.dataset.part), arrows: Number(p.dataset.arrows),
+    step: Number(p.dataset.step), text: p.querySelector('.lle-part').textContent});
+  press('Slow motion');
+  await frame();
+  const seen = [read()];
+  for (let i = 0; i < presses; i++) {
+    press('Step forward');
+    await frame();
+    seen.push(read());
+  }
+  return seen;
+}"""
+
+
+def open_anatomy(page, base: str, query: str = "opt=adam&train_steps=100") -> None:
+    """The Landscape page with a quick run whose updates carry their anatomy, its player drawn."""
+    page.goto(base + "/")
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']")
+    page.goto(f"{base}/landscape?{query}")
+    page.wait_for_function(READY_JS, arg=2, timeout=120_000)
+    page.wait_for_function(
+        "() => !document.querySelector(\"[data-testid='trajectory-player'] .lle-slow\").disabled",
+        timeout=120_000,
+    )
+    page.locator(PLAYER).scroll_into_view_if_needed()
+
+
+# What the player's drawing of a frame costs (ms: mean and worst over the frames since the last
+# call, which starts the count again): the part of a frame that is the player's own.
+FRAME_COST_JS = """() => {
+  const p = document.querySelector("[data-testid='trajectory-player']");
+  const c = p.__lleFrameCost || {frames: 0, ms: 0, worst: 0};
+  p.__lleFrameCost = {frames: 0, ms: 0, worst: 0};
+  return {frames: c.frames, mean_ms: c.frames ? c.ms / c.frames : 0, worst_ms: c.worst};
+}"""

@@ -6,12 +6,15 @@ import pytest
 
 from tests.browser.player_probe import (
     CAMERA_JS,
+    FRAME_COST_JS,
     PLAY_JS,
     PLAYER,
     PRESS_JS,
     READY_JS,
+    SLOW_JS,
     UPDATES_JS,
     click_plane,
+    open_anatomy,
     start_of,
 )
 from tests.browser.test_pages_browser import (
@@ -53,11 +56,13 @@ def test_play_step_scrub(page, app_url):
     assert int(player.get_attribute("data-steps")) == STEPS + 1
     assert step_of(page) == 0
     played = page.evaluate(PLAY_JS, 1000)
-    assert played["per_s"] >= 30, played
+    # a step a frame in the browser; a server-driven player manages a few a second. The frame
+    # rate itself is the benchmark's (python -m bench --only player), not this test's.
+    assert played["per_s"] >= 20, played
     assert played["states"] == ["notRunning"], f"a script ran while playing: {played}"
     page.get_by_role("button", name="Pause", exact=True).click()
     paused = step_of(page)
-    assert 30 <= paused < STEPS, paused
+    assert 20 <= paused < STEPS, paused
     page.wait_for_timeout(300)
     assert step_of(page) == paused, "the player moved after Pause"
 
@@ -221,3 +226,38 @@ def test_training_grows_live_in_the_same_player(page, app_url):
     page.get_by_role("button", name="Step back", exact=True).click()
     assert int(page.locator(PLAYER).get_attribute("data-step")) == total - 2
     assert_clean(page, "after a live run in the player")
+
+
+def test_slow_motion_steps_through_the_parts_of_one_update(page, app_url):
+    """Adam's update, part by part: each part its own sentence, the arrows adding up as the
+    parts that make them come in; past the last part, the next update; playing stays fast."""
+    open_anatomy(page, app_url, "opt=adam&train_steps=100")
+    assert_clean(page, "on opening a player with the anatomy")
+    player = page.locator(PLAYER)
+    page.get_by_role("slider", name="Step", exact=True).fill("5")
+    assert "Next update: So θ moves by Δθ" in player.inner_text()
+    assert int(player.get_attribute("data-arrows")) == 3  # gradient's, momentum's shares, Δθ
+    parts = ["Gradient ∇L", "First moment m", "Second moment v", "Bias corrections"]
+    parts += ["Step size", "Update Δθ"]
+    seen = page.evaluate(SLOW_JS, len(parts))
+    assert [s["part"] for s in seen] == [1, 2, 3, 4, 5, 6, 1], seen
+    assert [s["step"] for s in seen] == [5] * 6 + [6], seen
+    for s, label in zip(seen, parts, strict=False):
+        assert s["text"].startswith(f"Part {s['part']} of 6 · {label}: "), s
+    assert len({s["text"] for s in seen}) == 7, "every part has its own sentence"
+    assert "t = 6" in seen[3]["text"]  # step 6 leaves point 5: Adam's own counter
+    assert [s["arrows"] for s in seen] == [1, 2, 2, 2, 2, 3, 1], seen
+    screenshot(page, "21-player-slow-motion")
+    page.get_by_role("button", name="Step back", exact=True).click()
+    assert int(player.get_attribute("data-part")) == 6 and step_of(page) == 5
+    page.get_by_role("button", name="Slow motion", exact=True).click()
+    assert player.get_attribute("data-part") == "0"
+    page.get_by_role("slider", name="Step", exact=True).fill("0")
+    page.evaluate(FRAME_COST_JS)
+    played = page.evaluate(PLAY_JS, 1000)  # arrows and texts every frame: still smooth
+    cost = page.evaluate(FRAME_COST_JS)
+    assert played["per_s"] >= 20 and played["states"] == ["notRunning"], played
+    # the player's own drawing is a small part of a 60 fps frame (16.7 ms), however loaded
+    # the machine (python -m bench --only player measures the frame rate itself)
+    assert cost["frames"] >= 20 and cost["mean_ms"] < 4, cost
+    assert_clean(page, "after slow motion")

@@ -7,6 +7,8 @@ const BASE_FPS = 60; // frames a second at 1×
 const SWEEP_S = 4; // seconds a parameter sweep takes at 1×
 const SPEEDS = [0.1, 0.25, 0.5, 1, 2, 4, 10];
 const STRIDES = [1, 2, 5, 10, 20, 50, 100];
+const PART_S = 1.5; // seconds a part of an update stays in slow motion at 1×
+const ARROW_PX = 90; // the longest arrow of an update's anatomy, in pixels (all share one scale)
 const COLORS = ["#ff7f0e", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"];
 const players = new Map(); // player id -> Player: a remounted player adopts its old DOM
 let plotlyLoad = null;
@@ -205,6 +207,8 @@ class Player {
     this.liveUntil = 0;
     this.heavy = { frame: -1 }; // the sweep frame the Plotly surfaces show, by view
     this.resume = false;
+    this.slow = false; // slow motion: the parts of one update, one at a time
+    this.part = 0; // the part shown in slow motion (0-based)
     this.build();
   }
 
@@ -213,6 +217,8 @@ class Player {
     root.setAttribute("data-step", "0");
     root.setAttribute("data-steps", "0");
     root.setAttribute("data-start", "");
+    root.setAttribute("data-part", "0");
+    root.setAttribute("data-arrows", "0");
     root.setAttribute("role", "group");
     root.setAttribute("aria-label", "Trajectory player");
     this.root = root;
@@ -224,6 +230,11 @@ class Player {
     icon(this.back, "back");
     icon(this.play, "play");
     icon(this.fwd, "forward");
+    this.slowBtn = el("button", {
+      type: "button", "aria-label": "Slow motion", "aria-pressed": "false", class: "lle-slow",
+      title: "Slow motion: the parts of one update, one at a time (Step moves one part)",
+    }, "Slow motion");
+    this.slowBtn.disabled = true;
     this.scrub = el("input", { type: "range", min: "0", max: "0", step: "1", value: "0", "aria-label": "Step" });
     this.readout = el("span", { class: "lle-readout", "aria-live": "off" });
     const speed = el("label", { class: "lle-field" }, "Speed ");
@@ -235,8 +246,10 @@ class Player {
     this.strideSel = el("select", { "aria-label": "Steps per frame" });
     for (const s of STRIDES) this.strideSel.appendChild(el("option", { value: String(s) }, String(s)));
     per.appendChild(this.strideSel);
-    bar.append(this.back, this.play, this.fwd, this.scrub, this.readout, speed, per);
+    bar.append(this.back, this.play, this.fwd, this.slowBtn, this.scrub, this.readout, speed, per);
     this.note = el("div", { class: "lle-note", "aria-live": "polite" });
+    this.partText = el("div", { class: "lle-part", "aria-live": "polite" });
+    this.legend = el("div", { class: "lle-legend" });
     this.views = el("div", { class: "lle-views" });
     this.planeHost = el("div", { class: "lle-view lle-plane" });
     this.surfHost = el("div", { class: "lle-view lle-surface" });
@@ -253,11 +266,12 @@ class Player {
     this.sizes = { plane: [0, 0], surface: [0, 0], chart: [0, 0] };
     this.fieldKey = "";
     this.views.append(this.planeHost, this.surfHost, this.chartHost);
-    root.append(this.title, bar, this.note, this.views);
+    root.append(this.title, bar, this.note, this.partText, this.legend, this.views);
 
     this.play.addEventListener("click", () => this.toggle());
     this.back.addEventListener("click", () => this.step(-1));
     this.fwd.addEventListener("click", () => this.step(1));
+    this.slowBtn.addEventListener("click", () => this.setSlow(!this.slow));
     this.scrub.addEventListener("input", () => this.seek(Number(this.scrub.value)));
     this.speedSel.addEventListener("change", () => { this.speed = Number(this.speedSel.value); });
     this.strideSel.addEventListener("change", () => { this.stride = Number(this.strideSel.value); });
@@ -313,6 +327,10 @@ class Player {
     this.root.classList.toggle("lle-sweep", !!(d.sweep && d.sweep.surfaces));
     this.root.classList.toggle("lle-clickable", !!d.clickable);
     this.title.textContent = d.title || "";
+    this.anatomy = this.anatomyOf(d);
+    this.slowBtn.disabled = !this.anatomy;
+    if (!this.anatomy && this.slow) this.setSlow(false);
+    this.drawLegend(d);
     this.scrub.max = String(Math.max(0, d.frames - 1));
     this.scrub.setAttribute("aria-label", d.sweep ? d.sweep.param : "Step");
     const fresh = !old || old.id !== d.id || old.revision !== d.revision || (d.start && old.start
@@ -354,7 +372,7 @@ class Player {
     d.runs = doc.runs.map((r) => ({
       name: r.name, step: unpack(r.step), alpha: unpack(r.alpha), beta: unpack(r.beta),
       height: unpack(r.height), loss: unpack(r.loss), grad_norm: unpack(r.grad_norm),
-      extras: r.extras.map((e) => ({ ...e, values: e.kind === "text" ? e.values : unpack(e.values) })),
+      extras: r.extras.map((e) => ({ ...e, values: e.kind === "text" || e.kind === "parts" ? e.values : unpack(e.values) })),
     }));
     if (doc.sweep) {
       const w = doc.sweep;
@@ -531,7 +549,55 @@ class Player {
 
   step(delta) {
     this.setPlaying(false);
-    this.seek(this.frame + delta);
+    if (this.slow) this.stepPart(delta);
+    else this.seek(this.frame + delta);
+  }
+
+  // The main run's anatomy: {parts (the "parts" extra), vectors}, or null when it has none.
+  anatomyOf(d) {
+    const r = d.runs[0];
+    const parts = r && !d.sweep && r.extras.find((e) => e.kind === "parts");
+    if (!parts) return null;
+    return { parts, vectors: r.extras.filter((e) => e.kind === "vector") };
+  }
+
+  hasParts(f) {
+    const rows = this.anatomy && this.anatomy.parts.values;
+    return !!(rows && rows[f] && rows[f].some((t) => t));
+  }
+
+  setSlow(on) {
+    this.slow = on && !!this.anatomy;
+    this.slowBtn.setAttribute("aria-pressed", String(this.slow));
+    this.slowBtn.classList.toggle("lle-on", this.slow);
+    this.part = 0;
+    this.partPos = 0;
+    if (this.slow && !this.hasParts(this.frame)) this.seek(this.nextWithParts(this.frame, 1) ?? this.frame);
+    this.kick();
+  }
+
+  // The next frame from f (direction dir) whose update has parts, or null.
+  nextWithParts(f, dir) {
+    const n = this.data ? this.data.frames : 0;
+    for (let g = f + dir; g >= 0 && g < n; g += dir) if (this.hasParts(g)) return g;
+    return null;
+  }
+
+  // One part on (or back); past the last part, the next update's first (and back).
+  stepPart(delta) {
+    const count = this.anatomy.parts.labels.length;
+    const p = this.part + delta;
+    if (p >= 0 && p < count && this.hasParts(this.frame)) {
+      this.part = p;
+      this.kick();
+      return true;
+    }
+    const g = this.nextWithParts(this.frame, delta > 0 ? 1 : -1);
+    if (g === null) return false;
+    this.seek(g);
+    this.part = delta > 0 ? 0 : count - 1;
+    this.kick();
+    return true;
   }
 
   seek(frame) {
@@ -552,7 +618,15 @@ class Player {
   tick(now) {
     this.raf = 0;
     const d = this.data;
-    if (this.playing && d) {
+    if (this.playing && d && this.slow) {
+      const dt = Math.min(0.25, Math.max(0, now - this.last) / 1000);
+      this.last = now;
+      this.partPos = (this.partPos || 0) + (dt * this.speed) / PART_S;
+      if (this.partPos >= 1) {
+        this.partPos = 0;
+        if (!this.stepPart(1)) this.setPlaying(false);
+      }
+    } else if (this.playing && d) {
       const dt = Math.min(0.25, Math.max(0, now - this.last) / 1000);
       this.last = now;
       const base = d.sweep ? d.frames / SWEEP_S : BASE_FPS; // a sweep plays in SWEEP_S at 1×
@@ -562,7 +636,13 @@ class Player {
       this.seek(Math.floor(this.pos));
       if (this.pos >= end) this.setPlaying(false);
     }
+    const t0 = performance.now();
     this.draw();
+    const cost = this.root.__lleFrameCost || (this.root.__lleFrameCost = { frames: 0, ms: 0, worst: 0 });
+    const ms = performance.now() - t0; // read by the benchmark: what a frame's drawing costs
+    cost.frames++;
+    cost.ms += ms;
+    cost.worst = Math.max(cost.worst, ms);
     const behind = d && d.sweep && d.sweep.surfaces && this.heavy.frame !== this.frame;
     if ((this.playing || behind || now < this.liveUntil) && !this.raf) this.raf = requestAnimationFrame(this.tick);
   }
@@ -598,6 +678,18 @@ class Player {
   }
 
   narrate(d, f) {
+    const a = this.anatomy;
+    const row = a && a.parts.values[Math.min(f, a.parts.values.length - 1)];
+    let said = "";
+    if (row && this.slow && row[this.part]) {
+      said = `Part ${this.part + 1} of ${row.length} · ${a.parts.labels[this.part]}: ${row[this.part]}`;
+    } else if (row && row[row.length - 1]) {
+      said = `Next update: ${row[row.length - 1]}`;
+    } else if (this.slow) {
+      said = "No parts for this step: step on to an update that has them.";
+    }
+    if (this.partText.textContent !== said) this.partText.textContent = said;
+    this.root.setAttribute("data-part", this.slow ? String(this.part + 1) : "0");
     const parts = [];
     for (const r of d.runs) {
       for (const e of r.extras) {
@@ -631,19 +723,65 @@ class Player {
       ctx.lineWidth = 2.5;
       ctx.strokeStyle = color;
       this.polyline(ctx, (j) => [m.x(r.alpha[j]), m.y(r.beta[j])], 0, i);
-      for (const e of r.extras.filter((e) => e.kind === "vector")) {
-        const du = e.values[2 * i];
-        const dv = e.values[2 * i + 1];
-        ctx.strokeStyle = "#fff";
-        ctx.lineWidth = 2;
-        ctx.beginPath();
-        arrow(ctx, m.x(r.alpha[i]), m.y(r.beta[i]), m.x(r.alpha[i] + du), m.y(r.beta[i] + dv), 8);
-        ctx.stroke();
-      }
       dot(ctx, m.x(r.alpha[0]), m.y(r.beta[0]), 5, "#2ca02c");
+      const drawn = this.vectors(ctx, m, r, i, k === 0 && this.slow ? this.part + 1 : Infinity);
+      if (k === 0) this.root.setAttribute("data-arrows", String(drawn));
       dot(ctx, m.x(r.alpha[i]), m.y(r.beta[i]), 6.5, color);
     });
     ctx.restore();
+  }
+
+  // A run's vector extras at point i, magnified together so that the longest is ARROW_PX long;
+  // a vector with a tail starts at the tip of that one. Only those of parts up to `upto` (slow
+  // motion) are drawn. Returns how many were drawn.
+  vectors(ctx, m, r, i, upto) {
+    const vs = r.extras.filter((e) => e.kind === "vector");
+    const sx = m.x(1) - m.x(0);
+    const sy = m.y(1) - m.y(0);
+    let big = 0;
+    for (const e of vs) {
+      const len = Math.hypot(e.values[2 * i] * sx, e.values[2 * i + 1] * sy);
+      if (Number.isFinite(len)) big = Math.max(big, len);
+    }
+    if (!(big > 0)) return 0;
+    const scale = ARROW_PX / big;
+    const tips = {};
+    const shown = [];
+    for (const e of vs) {
+      const du = e.values[2 * i] * sx * scale;
+      const dv = e.values[2 * i + 1] * sy * scale;
+      if (!Number.isFinite(du) || !Number.isFinite(dv)) continue;
+      const [x0, y0] = tips[e.tail] || [m.x(r.alpha[i]), m.y(r.beta[i])];
+      tips[e.name] = [x0 + du, y0 + dv];
+      if ((e.part || 0) <= upto) shown.push([e, x0, y0, du, dv]);
+    }
+    // the sum (no tail, drawn last in the data) goes under the parts it is the sum of
+    for (const [e, x0, y0, du, dv] of shown.reverse()) {
+      const under = !e.tail && shown.length > 1 && e === shown[0][0];
+      const widths = under ? [8, 5] : [4.5, 2.5];
+      for (const [width, style] of [[widths[0], "rgba(255,255,255,0.9)"], [widths[1], e.color || "#fff"]]) {
+        ctx.lineWidth = width;
+        ctx.strokeStyle = style;
+        ctx.beginPath();
+        arrow(ctx, x0, y0, x0 + du, y0 + dv, under ? 12 : 9);
+        ctx.stroke();
+      }
+    }
+    return shown.length;
+  }
+
+  drawLegend(d) {
+    const a = this.anatomy;
+    this.legend.replaceChildren();
+    if (!a) return;
+    for (const e of a.vectors) {
+      const item = el("span", { class: "lle-key" });
+      const swatch = el("span", { class: "lle-swatch" });
+      swatch.style.background = e.color || "#fff";
+      item.append(swatch, document.createTextNode(e.name));
+      this.legend.appendChild(item);
+    }
+    this.legend.appendChild(el("span", { class: "lle-key" }, "(arrows magnified to one scale per step; they add up tip to tail)"));
   }
 
   // The −∇L arrows, on their own canvas: redrawn only when the frame's field, zoom or size change.
