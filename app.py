@@ -4,7 +4,9 @@ import streamlit as st
 from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from app_pages.widgets import teacher
 from app_pages.widgets.common import URL, md_text, url_number_input
+from app_pages.widgets.tour import tour_bar, tour_list
 from explorer import allocator, budget, devices
 from explorer.devices import DEVICES
 
@@ -49,6 +51,9 @@ def home() -> None:
     )
     for title, page in NAV.items():
         st.page_link(page, label=f"**{title}**: {PAGES[title][2]}", icon=PAGES[title][1])
+    st.subheader("Guided tours")
+    st.caption("Step by step through one question; each step opens a page with its settings.")
+    tour_list()
 
 
 def session_gone():
@@ -75,12 +80,16 @@ page = st.navigation(
     [st.Page(home, title="Home", icon=":material/home:", default=True), *NAV.values()]
 )
 
+teacher.begin()  # hide= / lock= of a teacher link apply to every control drawn from here on
+tour_bar(page.url_path)
 with st.sidebar:
-    st.selectbox("Device", DEVICES, key="device", bind=URL, help="auto: cuda, then mps, then cpu")
+    device_help = "auto: cuda, then mps, then cpu"
+    teacher.control(st.selectbox, "Device", DEVICES, key="device", bind=URL, help=device_help)
     url_number_input("Random seed", 0, 9999, 0, key="seed", help="same seed, same run")
     device, note = devices.select_device(st.session_state["device"])
     st.caption(f"Running on **{device}**. {note}")
     st.caption(f"Available here: {', '.join(devices.available_devices())}")
+    teacher.share_button(page.url_path)
 
 try:
     page.run()
@@ -90,3 +99,4 @@ except Exception as err:  # never a traceback in the page; the message says what
     st.error(
         f"Unexpected error ({type(err).__name__}): {md_text(err)}. Try other settings or reload."
     )
+teacher.end()  # after a page that ran to its end (st.stop ends the run before)

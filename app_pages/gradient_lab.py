@@ -8,11 +8,13 @@ from app_pages.widgets.common import (
     loss_param_sliders,
     loss_query,
     pick_loss,
+    png_config,
     show_findings,
 )
 from app_pages.widgets.memo import memo
 from explorer import plots
-from explorer.gradients import gradcheck_table
+from explorer.export.pytorch import torch_code
+from explorer.gradients.gradcheck import gradcheck_table
 from explorer.losses import LOSSES, LossSpec
 from explorer.views.lab import diagnosis, graph_config, lab_curve, loss_graph, skipped_checks
 
@@ -46,6 +48,7 @@ right.plotly_chart(
         y_labels=view.y_labels,
     ),
     key="lab_curve",
+    config=png_config("gradient_lab_curve"),
 )
 if view.mixed:
     right.info(view.caption, icon=":material/stacked_line_chart:")
@@ -72,6 +75,16 @@ if view.mixed:
     )
 for check, why in skipped_checks(spec).items():
     st.caption(f"Skipped: {check.lower()}, because {why}.")
+
+st.subheader("Loss as PyTorch code")
+code = torch_code(spec, params)
+st.caption(code.note)
+if code.code:
+    st.code(code.code, language="python")
+    st.download_button(
+        "Loss as PyTorch code", code.code, code.filename, "text/x-python", key="torch_code",
+        on_click="ignore",
+    )  # fmt: skip
 
 st.subheader("Autograd graph on a tiny model")
 st.caption(

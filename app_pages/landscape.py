@@ -1,14 +1,17 @@
 """Landscape: a loss surface over a 2-D slice of parameter space, its −∇L field and a trajectory."""
 
 from dataclasses import replace
+from functools import partial
 
 import streamlit as st
 
-from app_pages.widgets.common import md_text, safe_filename, sidebar_settings
+from app_pages.widgets.common import md_text, png_config, safe_filename, sidebar_settings
 from app_pages.widgets.landscape import settings
 from app_pages.widgets.memo import memo
+from app_pages.widgets.phase import phase_section
 from app_pages.widgets.player import landscape_section
 from explorer import plots
+from explorer.export import gif
 from explorer.views import landscape as views
 
 
@@ -62,7 +65,8 @@ one = [[(k, panels[0]) for k in kinds]]
 rows = [[(k, p) for p in panels] for k in kinds] if panels[1:] else one
 for row in rows:
     for col, (kind, p) in zip(st.columns(len(row)), row, strict=True):
-        col.plotly_chart(figs[f"{kind}_{p.index}"], key=f"{kind}_{p.index}")
+        chart = f"{kind}_{p.index}"
+        col.plotly_chart(figs[chart], key=chart, config=png_config(f"landscape_{chart}"))
         if kind == "contour" and p.flat_note:
             col.caption(p.flat_note)
 if (path := panels[0].projection) is not None:
@@ -70,12 +74,20 @@ if (path := panels[0].projection) is not None:
         s = panels[0].surface
         args = (s.alpha, s.beta, s.values, path)
         fig = plots.trajectory_animation(*args, log_scale=log, axis_labels=s.labels, max_frames=40)
-        st.plotly_chart(fig, key="animation")
+        st.plotly_chart(fig, key="animation", config=png_config("landscape_animation"))
+        title = f"{panels[0].name}: path over the contours"
+        st.download_button(
+            "Path as GIF", partial(gif.projection_gif, s, path, log_scale=log, title=title),
+            safe_filename(f"path_{cfg.dataset}_{cfg.model}_{cfg.loss}", "gif"), "image/gif",
+            key="gif", on_click="ignore", help=gif.gif_caption(path.step.size),
+        )  # fmt: skip
+        st.caption(f"GIF for slides: {gif.gif_caption(path.step.size)}")
 cut = view.slice
 fig = plots.slice_1d(
     cut.t, cut.values, title=cut.title, x_label=cut.label, endpoints=cut.marks, log_scale=log
 )
-st.plotly_chart(fig, key="slice")
+st.plotly_chart(fig, key="slice", config=png_config("landscape_slice"))
+phase_section(cfg, look["spec"], panels[0].surface.centre)  # momentum over (α, β)
 
 st.subheader("How honest is the picture?")
 st.caption(

@@ -3,8 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages.widgets.common import URL, show_findings
+from app_pages.widgets.common import URL, png_config, show_findings
 from app_pages.widgets.memo import memo
+from app_pages.widgets.teacher import control
 from explorer import plots
 from explorer.lessons import LESSONS, get_lesson, run_lesson
 
@@ -19,7 +20,8 @@ st.caption(
     "Code from four articles on custom PyTorch losses, run live: what really happens, what the "
     "gradient doctor says, and the fix. Numbers below are computed as the page loads."
 )
-key = st.selectbox(
+key = control(
+    st.selectbox,
     "Lesson",
     [lesson.key for lesson in LESSONS],
     key="lesson",
@@ -48,7 +50,7 @@ if fig is None:
     data = res.figure_data
     st.dataframe(pd.DataFrame(data["rows"], columns=data["columns"]), hide_index=True)
 else:
-    st.plotly_chart(fig, key="lesson_figure")
+    st.plotly_chart(fig, key="lesson_figure", config=png_config(f"lesson_{key}"))
 for name in ("dot_buggy", "dot_fixed"):
     if name in res.figure_data:
         st.caption("Autograd graph, " + ("as written" if name == "dot_buggy" else "fixed"))

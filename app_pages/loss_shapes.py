@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from app_pages.widgets.common import URL, loss_param_sliders, url_slider
+from app_pages.widgets.common import URL, loss_param_sliders, png_config, url_slider
 from app_pages.widgets.memo import memo
 from app_pages.widgets.player import pair_section
+from app_pages.widgets.teacher import control
 from explorer import plots
-from explorer.gradients import curve_table, loss_curve
+from explorer.gradients.curves import curve_table, loss_curve
 from explorer.losses import LOSSES, get_loss
 from explorer.views.thresholds import PAIRS, soft_vs_hard
 
@@ -26,7 +27,8 @@ def curve(key: str, params: tuple):
 
 st.title("Loss Shapes")
 st.caption("L and dL/dŷ for each loss: solid lines are autograd, open circles finite differences.")
-keys = st.multiselect(
+keys = control(
+    st.multiselect,
     "Losses",
     list(LOSSES),
     ["mse", "huber", "soft_threshold"],
@@ -58,13 +60,15 @@ for axis in dict.fromkeys(LOSSES[k].x_axis for k in keys):
         uirevision=axis,
         title=f"Loss and derivative against the {axis}",
     )
-    st.plotly_chart(fig, key=f"curves_{axis}")
+    st.plotly_chart(fig, key=f"curves_{axis}", config=png_config(f"loss_shapes_{axis}"))
     st.dataframe(curve_table(group), hide_index=True)
 
 st.header("A hard step vs its sigmoid")
 left, right = st.columns([1, 3])
 with left:
-    pair = st.radio("Pair", list(PAIRS), key="pair", bind=URL, captions=list(PAIR_NAMES.values()))
+    pair = control(
+        st.radio, "Pair", list(PAIRS), key="pair", bind=URL, captions=list(PAIR_NAMES.values())
+    )
     k = url_slider("steepness k", 0.5, 100.0, 20.0, 0.5, key="k")
     t = url_slider("threshold t", 0.1, 5.0, 1.0, 0.05, key="t", disabled=pair != "threshold")
 view = soft_vs_hard(pair, k=k, t=t)
@@ -81,7 +85,7 @@ else:
         uirevision="margin",
         title="The 0-1 loss passes no gradient anywhere; its sigmoid does",
     )
-right.plotly_chart(fig, key="soft_vs_hard")
+right.plotly_chart(fig, key="soft_vs_hard", config=png_config("loss_shapes_soft_vs_hard"))
 pair_section(pair, view.t)  # every k at once, played in the browser
 if view.outward:
     st.warning(view.outward)

@@ -10,7 +10,9 @@ from the race in session state.
 import streamlit as st
 
 from app_pages.widgets import race_run as runs
-from app_pages.widgets.common import md_text, sidebar_settings
+from app_pages.widgets.anatomy import anatomy_section
+from app_pages.widgets.common import md_text, png_config, sidebar_settings
+from app_pages.widgets.data import edited_now, fit_chart
 from app_pages.widgets.player import race_section
 from app_pages.widgets.training import settings
 from explorer import plots
@@ -40,14 +42,15 @@ def draw(race: Race, running: bool, name: str, tick: int | None):
         left.info("Press **Start**: loss and gradient-norm curves grow here as the model trains.")
     else:
         curves = plots.training_curves(race.histories(), title="Loss and gradient norm")
-        left.plotly_chart(curves, key=key("curves"))
+        left.plotly_chart(curves, key=key("curves"), config=png_config("training_curves"))
     run = race.runs[name]
     inputs = race_fit(race, name)  # the run's data and its predictions at the latest step
     fit = plots.fit_plot(**inputs.kwargs(), title=f"Fit of {name} at step {run.records[-1].step}")
-    right.plotly_chart(fit, key=key("fit"))
+    fit_chart(right, fit, run, tick is not None, key("fit"))  # a click edits the data (settled)
     steps_kept, theta = run.path()
     if race.step > 0:
-        st.plotly_chart(plots.param_path(theta, run.labels, steps=steps_kept), key=key("params"))
+        path = plots.param_path(theta, run.labels, steps=steps_kept)
+        st.plotly_chart(path, key=key("params"), config=png_config("training_parameter_path"))
         race_section(race, tick, running)  # the client-side player of every run
     return curves
 
@@ -83,6 +86,8 @@ st.caption(
 choice, seed = sidebar_settings()
 configs = settings(choice, seed)
 device, note = select_device(choice)
+if edited_now():  # a click on the fit changed the data: train on it at once
+    runs.start(configs)
 race = runs.current_race(configs)
 running = st.session_state.get(runs.RUNNING, False)
 fell_back = device.type == "cpu" and choice != "cpu"
@@ -91,3 +96,4 @@ runs.cut_notice(race, running)
 curves = live(race, running, every)
 if not running and race.step > 0:
     runs.history(race, curves)
+    anatomy_section(race)  # the parts of one update, read from the optimizer's state

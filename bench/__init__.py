@@ -6,7 +6,7 @@ A section is a module here with `run(quick: bool) -> list[dict]` (one dict a tab
 import importlib
 import time
 
-SECTIONS = ("training", "surface", "pages", "player")
+SECTIONS = ("training", "surface", "pages", "player", "tuning", "budget")
 
 
 def best_ms(fn, repeat: int = 3) -> float:

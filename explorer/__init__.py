@@ -13,7 +13,7 @@ from explorer.data import DATASETS, Dataset, make_dataset
 from explorer.devices import DEVICES, available_devices, select_device
 from explorer.doctor import Finding, diagnose_callable, diagnose_function, diagnose_loss
 from explorer.expression import compile_loss
-from explorer.gradients import Curve, loss_curve
+from explorer.gradients.curves import Curve, loss_curve
 from explorer.landscape import (
     Projection,
     Surface,

@@ -3,7 +3,7 @@ It never prints or draws."""
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -12,16 +12,20 @@ import torch
 from torch import nn
 
 from explorer.data import (
-    DATASETS,
     N_RANGE,
     NOISE_RANGE,
     OUTLIER_RANGE,
     Dataset,
+    DataSpec,
+    UserData,
     clamp_number,
+    data_spec,
     datasets_for,
     make_dataset,
+    trains_on,
 )
 from explorer.devices import check_device, select_device
+from explorer.divergence import Watch, explain
 from explorer.losses import LOSSES, LossSpec, get_loss
 from explorer.models import (
     ACTIVATIONS,
@@ -32,7 +36,8 @@ from explorer.models import (
     theta_labels,
 )
 from explorer.objective import Objective, objective
-from explorer.optimizers import OPTIMIZERS, make_optimizer
+from explorer.optimizers import OPTIMIZERS, check_optimizer_params, make_optimizer
+from explorer.schedules import check_schedule_params, make_scheduler
 
 LR_RANGE = (1e-6, 10.0)
 STEPS_RANGE = (1, 5000)
@@ -55,17 +60,21 @@ class TrainConfig:
     loss: str = "mse"  # a key of LOSSES, or "expr:<text>"
     loss_params: dict = field(default_factory=dict)  # the loss's parameters; missing = default
     optimizer: str = "sgd"  # one of OPTIMIZERS
+    optimizer_params: dict = field(default_factory=dict)  # torch.optim keywords; missing = default
     lr: float = 0.05  # learning rate, clamped to [1e-6, 10]
+    schedule: str = "constant"  # one of explorer.schedules.SCHEDULES
+    schedule_params: dict = field(default_factory=dict)  # the schedule's; missing = default
     steps: int = 200  # optimizer steps, clamped to [1, 5000]
     batch_size: int | None = None  # None = full batch, else clamped to [1, 5000]
     seed: int = 0  # seeds the data, the initial parameters and the mini-batch order
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "mps"
+    user_data: UserData | None = None  # your points when dataset is their key ("yours:…")
 
     def validate(self, spec: LossSpec | None = None) -> "TrainConfig":
         """A copy with every number clamped; ValueError for unknown names or a loss/data mismatch.
 
         `spec`: the loss already resolved (saves parsing a formula again)."""
-        _check_name("data set", self.dataset, DATASETS)
+        data = data_spec(self.dataset, self.user_data)
         _check_name("model", self.model, MODELS)
         _check_name("optimizer", self.optimizer, OPTIMIZERS)
         _check_name("activation", self.activation, ACTIVATIONS)
@@ -73,7 +82,7 @@ class TrainConfig:
         if spec is not None and spec.key != self.loss:
             raise ValueError(f"spec {spec.key!r} is not the config's loss {self.loss!r}")
         spec = spec or get_loss(self.loss)
-        check_fit(spec, self.dataset, self.model)
+        check_fit(spec, data, self.model)
         hidden = (self.hidden,) if isinstance(self.hidden, int | float) else self.hidden
         batch = self.batch_size
         return replace(
@@ -84,17 +93,19 @@ class TrainConfig:
             hidden=clamp_hidden(hidden),
             straight_through=straight_through_mode(self.straight_through),
             loss_params=spec.clamp(dict(self.loss_params)),
+            optimizer_params=check_optimizer_params(self.optimizer, self.optimizer_params),
             lr=clamp_number(self.lr, *LR_RANGE, 0.05),
+            schedule_params=check_schedule_params(self.schedule, self.schedule_params),
             steps=int(clamp_number(self.steps, *STEPS_RANGE, 200)),
             batch_size=None if batch is None else int(clamp_number(batch, *BATCH_RANGE, 32)),
             seed=int(clamp_number(self.seed, 0, 2**32 - 1, 0)),
         )
 
 
-def losses_for_data(dataset: str) -> list[str]:
-    """Catalogue keys of the losses that can train on this data set."""
-    _check_name("data set", dataset, DATASETS)
-    return [key for key, spec in LOSSES.items() if dataset in datasets_for(spec.task)]
+def losses_for_data(dataset: str | DataSpec) -> list[str]:
+    """Catalogue keys of the losses that can train on this data set (a DATASETS key or a spec)."""
+    task = data_spec(dataset).task
+    return [key for key, spec in LOSSES.items() if trains_on(spec.task, task)]
 
 
 def _check_name(kind: str, value, allowed) -> None:
@@ -102,10 +113,11 @@ def _check_name(kind: str, value, allowed) -> None:
         raise ValueError(f"unknown {kind} {value!r}; allowed: {', '.join(allowed)}")
 
 
-def check_fit(spec: LossSpec, dataset: str, model: str) -> None:
+def check_fit(spec: LossSpec, dataset: str | DataSpec, model: str) -> None:
     """ValueError unless the loss can train on the data set and the model takes its inputs."""
-    data = DATASETS[dataset]
-    if dataset not in datasets_for(spec.task):
+    data = data_spec(dataset)
+    dataset = data.key
+    if not trains_on(spec.task, data.task):
         raise ValueError(
             f"loss {spec.key!r} needs {spec.task} data; {dataset!r} is {data.task} "
             f"(suitable: {', '.join(datasets_for(spec.task))})"
@@ -135,9 +147,12 @@ def build(config: TrainConfig, spec: LossSpec | None = None) -> Problem:
     cfg = config.validate(spec)
     spec = spec or get_loss(cfg.loss)
     device, _ = select_device(cfg.device)
-    dataset = make_dataset(
-        cfg.dataset, n=cfg.n, seed=cfg.seed, noise=cfg.noise, outlier_frac=cfg.outlier_frac
-    ).to(device)
+    if cfg.user_data is not None and cfg.dataset == cfg.user_data.key:
+        dataset = cfg.user_data.dataset().to(device)
+    else:
+        dataset = make_dataset(
+            cfg.dataset, n=cfg.n, seed=cfg.seed, noise=cfg.noise, outlier_frac=cfg.outlier_frac
+        ).to(device)
     out_dim = dataset.n_classes if spec.task == "multiclass" else 1
     model = make_model(
         cfg.model,
@@ -161,6 +176,9 @@ class StepRecord:
     theta: np.ndarray  # all parameters, flat float64
     elapsed_s: float  # seconds since training started
     stop: str | None = None  # why the run ended early ("diverged: ..."), else None
+
+
+OnStep = Callable[[int, torch.optim.Optimizer, nn.Module], None]  # see train's on_step
 
 
 def _batches(n: int, batch_size: int | None, gen: torch.Generator) -> Iterator[torch.Tensor | None]:
@@ -202,15 +220,19 @@ def _stop_reason(step: int, loss: float, grad_norm: float, initial: float) -> st
     return None
 
 
-def train(config: TrainConfig | Problem) -> Iterator[StepRecord]:
+def train(config: TrainConfig | Problem, on_step: OnStep | None = None) -> Iterator[StepRecord]:
     """Yield step 0 (initial parameters), then one record per optimizer step; stop early on
-    divergence. Given a Problem, trains its model in place (build it again for a fresh run)."""
+    divergence. Given a Problem, trains its model in place (build it again for a fresh run).
+
+    on_step(step, optimizer, model), if given, is called after record `step` is yielded and
+    right before the optimizer.step() that makes step + 1 (the gradient is in place)."""
     problem = config if isinstance(config, Problem) else build(config)
     cfg, model, loss_of, n = problem.config, problem.model, problem.objective, len(problem.dataset)
     theta_buf, grad_buf = _flatten_(list(model.parameters()))
-    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
+    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.optimizer_params)
+    scheduler = make_scheduler(cfg.schedule, optimizer, cfg.steps, cfg.schedule_params)
     batches = _batches(n, cfg.batch_size, torch.Generator().manual_seed(cfg.seed))
-    t0, initial = time.perf_counter(), None
+    t0, initial, watch = time.perf_counter(), None, Watch()
     for step in range(cfg.steps + 1):
         index = next(batches)
         grad_buf.zero_()
@@ -223,11 +245,18 @@ def train(config: TrainConfig | Problem) -> Iterator[StepRecord]:
         value, theta, grad = loss.item(), _host(theta_buf), _host(grad_buf)
         grad_norm = float(np.sqrt(grad @ grad))
         initial = value if initial is None else initial
+        watch.see(step, value, theta, optimizer)
         stop = _stop_reason(step, value, grad_norm, initial)
+        if stop and stop.startswith("diverged"):
+            stop = f"{stop}. {explain(problem, watch)}".strip()
         yield StepRecord(step, value, grad_norm, theta, time.perf_counter() - t0, stop)
         if stop or step == cfg.steps:
             return
+        if on_step is not None:
+            on_step(step, optimizer, model)
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
 
 
 def _flatten_(params: list[nn.Parameter]) -> tuple[torch.Tensor, torch.Tensor]:

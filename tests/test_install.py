@@ -38,7 +38,9 @@ PUBLIC = (
     "diagnose_callable diagnose_function Finding"
 ).split()
 SUBPACKAGES = ("losses", "expression", "plots", "landscape", "doctor", "lessons", "views")
-NOT_INSTALLED = ("app_pages", "bench", "deploy")  # (tests: checked by the RECORD; other packages ship one)
+SUBPACKAGES += ("gradients", "tours", "export")
+# (tests: checked by the RECORD; other packages ship one)
+NOT_INSTALLED = ("app_pages", "bench", "deploy")
 # what a copy of the checkout leaves out: environments, history, build outputs, caches
 SKIP = (".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis")
 SKIP += ("artifacts",)
@@ -170,6 +172,8 @@ def test_every_module_and_subpackage_is_installed_and_imports(installed):
     for sub in SUBPACKAGES:
         assert f"explorer/{sub}/__init__.py" in probe["files"], f"explorer.{sub} is not installed"
     assert not probe["failed"], f"installed modules that do not import: {probe['failed']}"
+    data = sorted(p.relative_to(src).as_posix() for p in (src / "explorer").rglob("*.toml"))
+    assert data and set(data) <= set(probe["record"]), "a guided tour (data) is not installed"
 
 
 def test_the_app_the_tests_and_the_benchmark_are_not_installed(installed):

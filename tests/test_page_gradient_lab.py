@@ -1,9 +1,15 @@
 """Gradient Lab page: a typed formula plots; invalid and malicious ones get a message, never run."""
 
+import json
+
 import numpy as np
 import pytest
+import torch
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
+from explorer.expression import compile_loss
 from tests.apptest import array, figures, open_page, problems, trace
+from tests.test_codegen import run_source
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +106,55 @@ def test_a_catalogue_loss_is_drawn_against_its_own_axis():
     assert problems(at) == []
     assert figures(at)["lab_curve"]["layout"]["xaxis2"]["title"]["text"] == "margin m = y·ŷ"
     assert not [i for i in at.info if "mixes samples" in i.value]
+
+
+def _torch_code(at):
+    """The code block under "Loss as PyTorch code" and its download button."""
+    (block,) = [c for c in at.code if "nn.Module" in c.value or "from torch import nn" in c.value]
+    (button,) = [b for b in at.get("download_button") if b.proto.label == "Loss as PyTorch code"]
+    return block.value, button.proto
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """file name → bytes of every download the pages offer."""
+    saved, original = {}, MemoryMediaFileStorage.load_and_get_id
+
+    def keep(self, data, mimetype, kind, filename=None):
+        saved[filename] = data
+        return original(self, data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    return saved
+
+
+def test_the_formula_is_shown_as_a_pytorch_module_with_the_slider_values(downloads):
+    formula = "mean(sigmoid(k*(t - abs(r))) * r**2)"
+    at = open_page("gradient_lab", {"loss": "custom", "expr": formula})
+    at.slider(key="lab.k").set_value(7.5).run()
+    assert problems(at) == [] and not at.error
+    code, _ = _torch_code(at)
+    assert "k: float = 7.5, t: float = 1.0" in code
+    assert downloads["custom_loss.py"].decode().strip() == code.strip()
+    namespace = run_source(code)  # the test runs the shown code; the page never does
+    g = torch.Generator().manual_seed(0)
+    pred, target = (torch.randn(20, generator=g, dtype=torch.float64) for _ in range(2))
+    expected = compile_loss(formula)(pred, target, k=7.5, t=1.0)
+    torch.testing.assert_close(namespace["CustomLoss"]()(pred, target), expected)
+
+
+def test_a_catalogue_loss_gets_torch_code_or_the_reason_there_is_none():
+    at = open_page("gradient_lab", {"loss": "huber"})
+    at.slider(key="lab.delta").set_value(2.0).run()
+    code, _ = _torch_code(at)
+    assert "nn.HuberLoss(delta=2.0" in code
+    at = open_page("gradient_lab", {"loss": "dice"})
+    assert problems(at) == []
+    assert not at.get("download_button")
+    assert any("No PyTorch code for Soft Dice" in c.value for c in at.caption)
+
+
+def test_the_curve_saves_a_png_named_for_it(page):
+    (chart,) = page.get("plotly_chart")
+    options = json.loads(chart.proto.config)["toImageButtonOptions"]
+    assert options == {"format": "png", "filename": "gradient_lab_curve", "scale": 2}

@@ -1,5 +1,7 @@
 """Landscape page: the figures follow the widgets and the URL; the numbers are the engine's."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -27,7 +29,7 @@ def test_default_view_draws_surface_cones_path_and_contours(default_page):
     at = default_page
     assert problems(at) == [] and not at.error
     figs = figures(at)
-    assert set(figs) == {"surface_0", "contour_0", "animation", "slice"}
+    assert set(figs) == {"surface_0", "contour_0", "animation", "slice", "phase"}
     types = lambda key: {t["type"] for t in figs[key]["data"]}
     assert types("surface_0") == {"surface", "cone", "scatter3d"}
     assert types("contour_0") == {"contour", "scatter"}
@@ -152,3 +154,32 @@ def test_a_typed_formula_is_parsed_once_by_the_widgets_and_once_by_the_view(monk
     at = open_page("landscape", {"loss": "custom", "expr": formula, "compare": "true", **SMALL})
     assert problems(at) == [] and {"surface_0", "surface_1"} <= set(figures(at))
     assert texts == [formula, formula]  # the loss picker's check, then the view's one get_loss
+
+
+def _gif_button(at):
+    (button,) = [b for b in at.get("download_button") if b.proto.label == "Path as GIF"]
+    return button.proto
+
+
+def test_the_path_is_offered_as_a_gif_with_its_frame_count_and_caps():
+    at = open_page("landscape", SMALL)
+    assert problems(at) == []
+    button = _gif_button(at)
+    assert button.help == "21 frames (at most 120, evenly spaced steps), 480×400 pixels."
+    assert any(c.value.startswith("GIF for slides: 21 frames") for c in at.caption)
+    at.slider(key="train_steps").set_value(300).run()
+    assert problems(at) == []
+    assert _gif_button(at).help.startswith("120 frames (at most 120")
+    at.radio(key="path").set_value("none").run()  # no path: nothing to animate
+    assert not [b for b in at.get("download_button") if b.proto.label == "Path as GIF"]
+
+
+def test_every_chart_saves_a_png_named_for_it():
+    at = open_page("landscape", SMALL)
+    names = {
+        el.proto.id.rsplit("-", 1)[-1]: json.loads(el.proto.config).get("toImageButtonOptions")
+        for el in at.get("plotly_chart")
+    }
+    assert {"surface_0", "contour_0", "animation", "slice"} <= set(names)
+    for key in ("surface_0", "contour_0", "animation", "slice"):
+        assert names[key] == {"format": "png", "filename": f"landscape_{key}", "scale": 2}

@@ -30,10 +30,16 @@ def test_the_notebook_flow_runs_as_written(tmp_path, monkeypatch, capsys):
     assert surface.values.shape == (31, 31) and surface.kind == "pca"
     assert len(path.step) == len(records)
     assert (tmp_path / "landscape.html").stat().st_size > 10_000
+    step = scope["step"]  # step 10 taken apart: Δθ is what training did between records 9, 10
+    np.testing.assert_allclose(step.delta, records[10].theta - records[9].theta, atol=1e-7)
+    np.testing.assert_allclose(step.shares_sum, step.delta, atol=1e-7)
+    assert step.hyper["betas"] == (0.5, 0.999)
+    told = out[1 : 1 + len(step.parts)]
+    assert told == [f"{p.label}: {p.sentence}" for p in step.parts] and len(told) >= 5
     expected = [
         f"{f.severity}: {f.title}" for f in explorer.diagnose_loss(explorer.LOSSES["zero_one"])
     ]
-    assert out[1:] == expected and any("error" in line for line in expected)
+    assert out[1 + len(step.parts) :] == expected and any("error" in line for line in expected)
 
 
 def test_the_problem_holds_the_one_objective():

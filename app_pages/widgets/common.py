@@ -5,7 +5,8 @@ View-defining widgets use Streamlit's `bind="query-params"`: their values live i
 link reproduces the view. Numbers reach the URL's widgets only through url_number_input,
 url_slider and url_select_slider: a URL value that is not a finite number inside the widget's
 range (inf, nan, 1e309, 400 digits, 0x10, out of range) is dropped from the URL and the widget
-starts at its default.
+starts at its default. Every URL-bound widget is drawn through teacher.control, so a teacher
+link's hide= and lock= reach it (tests/test_teacher_links.py checks the whole app for that).
 """
 
 import hashlib
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from app_pages.widgets.teacher import control
 from explorer.losses import EXPRESSION_PREFIX, LossSpec, get_loss
 
 URL = "query-params"
@@ -62,7 +64,7 @@ def _bound(widget, key: str, fits: bool, *args, **kwargs):
     where the widget is bound as usual (bound from its first draw, a changed value goes back
     into the URL at once). The cap stops a URL that would not come clean from looping.
     """
-    value = widget(*args, key=key, bind=URL if fits else None, **kwargs)
+    value = control(widget, *args, key=key, bind=URL if fits else None, **kwargs)
     if not fits:
         st.query_params.pop(key, None)  # unbound now: the URL may lose it
         reruns = st.session_state.get(URL_RERUNS, 0)
@@ -135,6 +137,15 @@ def safe_filename(stem: str, ext: str) -> str:
     return f"{clean}.{suffix}"
 
 
+PNG_SCALE = 2  # the modebar's PNG at twice the size on screen: sharp on a slide
+
+
+def png_config(name: str) -> dict:
+    """st.plotly_chart's config: the modebar's camera saves `<name>.png` (drawn in the browser)."""
+    stem = safe_filename(name, "png").removesuffix(".png")
+    return {"toImageButtonOptions": {"format": "png", "filename": stem, "scale": PNG_SCALE}}
+
+
 def sidebar_settings() -> tuple[str, int]:
     """The device choice and seed from the shared sidebar (drawn by app.py, read by every page)."""
     return st.session_state.get("device", "auto"), int(st.session_state.get("seed", 0))
@@ -196,7 +207,8 @@ def pick_loss(keys: list[str], *, custom: bool, default: str | None = None) -> L
     caret under the column) and gives None.
     """
     options = [*keys, CUSTOM] if custom else list(keys)
-    choice = st.selectbox(
+    choice = control(
+        st.selectbox,
         "Loss",
         options,
         options.index(default) if default in options else 0,
@@ -206,7 +218,8 @@ def pick_loss(keys: list[str], *, custom: bool, default: str | None = None) -> L
     )
     if choice != CUSTOM:
         return get_loss(choice)  # a catalogue key: a look-up, nothing parsed
-    text = st.text_input(
+    text = control(
+        st.text_input,
         "Formula (names: pred, target, r = pred − target, your parameters)",
         DEFAULT_FORMULA,
         key="expr",

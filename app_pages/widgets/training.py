@@ -6,6 +6,7 @@ Bound widgets take plain keys as options (names go in captions and help), so the
 
 import streamlit as st
 
+from app_pages.widgets import tuning
 from app_pages.widgets.common import (
     CUSTOM,
     FORMULA_DEFAULTS,
@@ -17,7 +18,10 @@ from app_pages.widgets.common import (
     url_select_slider,
     url_slider,
 )
-from explorer.data import DATASETS, N_RANGE, NOISE_RANGE, OUTLIER_RANGE
+from app_pages.widgets.data import choose_data
+from app_pages.widgets.optimizer import optimizer_param_widgets, schedule_widgets
+from app_pages.widgets.teacher import control
+from explorer.data import N_RANGE, NOISE_RANGE, OUTLIER_RANGE, DataSpec, data_spec
 from explorer.losses import EXPRESSION_PREFIX, LossSpec
 from explorer.models import ACTIVATIONS, MODELS, STRAIGHT_THROUGH, models_for
 from explorer.optimizers import OPTIMIZERS
@@ -42,11 +46,10 @@ def _names(table) -> str:
 
 def data_widgets() -> dict:
     st.markdown("**Data**")
-    key = st.selectbox("data set", list(DATASETS), key="data", bind=URL, help=_names(DATASETS))
-    spec = DATASETS[key]
-    st.caption(f"{spec.name} · {spec.task}: {spec.description}")
-    n = url_number_input("points n", *N_RANGE, 200, step=50, key="n")
-    noise = url_slider("noise", *NOISE_RANGE, 0.1, 0.05, key="noise")
+    spec, user = choose_data()  # a built-in set, your file or your edited points
+    fixed = dict(disabled=spec.size is not None, help="real data and your data keep their points")
+    n = url_number_input("points n", *N_RANGE, 200, step=50, key="n", **fixed)
+    noise = url_slider("noise", *NOISE_RANGE, 0.1, 0.05, key="noise", **fixed)
     frac = url_slider(
         "outlier fraction",
         *OUTLIER_RANGE,
@@ -54,20 +57,22 @@ def data_widgets() -> dict:
         0.01,
         key="outliers",
         help="regression: shifted far off the curve; classification: flipped labels",
+        disabled=user is not None,
     )
-    return dict(dataset=key, n=n, noise=noise, outlier_frac=frac)
+    return dict(dataset=spec.key, n=n, noise=noise, outlier_frac=frac, user_data=user)
 
 
-def model_widgets(dataset: str) -> dict:
+def model_widgets(dataset: DataSpec) -> dict:
     st.markdown("**Model**")
-    options = models_for(DATASETS[dataset].in_dim)
-    key = st.selectbox("model", options, key="model", bind=URL, help=_names(MODELS))
+    options = models_for(dataset.in_dim)
+    key = control(st.selectbox, "model", options, key="model", bind=URL, help=_names(MODELS))
     st.caption(MODELS[key].description)
     mlp = key == "mlp"
     width = url_select_slider("hidden width", WIDTHS, 16, key="width", disabled=not mlp)
     depth = url_slider("hidden layers", 1, MAX_DEPTH, 1, key="depth", disabled=not mlp)
-    act = st.selectbox("activation", ACTIVATIONS, key="act", bind=URL, disabled=not mlp)
-    through = st.selectbox(
+    act = control(st.selectbox, "activation", ACTIVATIONS, key="act", bind=URL, disabled=not mlp)
+    through = control(
+        st.selectbox,
         "straight-through (step backward)",
         STRAIGHT_THROUGH,
         key="through",
@@ -78,9 +83,9 @@ def model_widgets(dataset: str) -> dict:
     return dict(model=key, hidden=(width,) * depth, activation=act, straight_through=through)
 
 
-def loss_widgets(dataset: str) -> tuple[LossSpec, dict]:
+def loss_widgets(dataset: DataSpec) -> tuple[LossSpec, dict]:
     st.markdown("**Loss**")
-    regression = DATASETS[dataset].task == "regression"
+    regression = dataset.task == "regression"
     spec = pick_loss(losses_for_data(dataset), custom=regression)
     if spec is None:
         st.stop()  # the formula's error is on the page; nothing can train on it
@@ -92,11 +97,16 @@ def loss_widgets(dataset: str) -> tuple[LossSpec, dict]:
 
 def optimizer_widgets() -> dict:
     st.markdown("**Optimizer**")
-    opt = st.selectbox("optimizer", OPTIMIZERS, key="opt", bind=URL)
+    opt = control(st.selectbox, "optimizer", OPTIMIZERS, key="opt", bind=URL)
     lr = url_select_slider("learning rate", LR_CHOICES, 0.05, key="lr")
     steps = url_number_input("steps", *STEPS_RANGE, 200, step=50, key="steps")
     batch = url_number_input("batch size (0 = full batch)", 0, N_RANGE[1], 0, step=8, key="batch")
-    return dict(optimizer=opt, lr=lr, steps=steps, batch_size=batch or None)
+    params = optimizer_param_widgets(opt)
+    schedule, schedule_params = schedule_widgets()
+    return dict(
+        optimizer=opt, optimizer_params=params, lr=lr, schedule=schedule,
+        schedule_params=schedule_params, steps=steps, batch_size=batch or None,
+    )  # fmt: skip
 
 
 def settings(device: str, seed: int) -> dict[str, TrainConfig]:
@@ -104,29 +114,34 @@ def settings(device: str, seed: int) -> dict[str, TrainConfig]:
     cols = st.columns(4)
     with cols[0]:
         data = data_widgets()
+    about = data_spec(data["dataset"], data["user_data"])
     with cols[1]:
-        model = model_widgets(data["dataset"])
+        model = model_widgets(about)
     with cols[2]:
-        spec, loss = loss_widgets(data["dataset"])
+        spec, loss = loss_widgets(about)
     with cols[3]:
         opt = optimizer_widgets()
     base = TrainConfig(**data, **model, **loss, **opt, seed=seed, device=device)
     formula, left, right = st.columns([2, 1, 1])
     formula.latex(spec.formula)
-    optimizers = left.multiselect(
+    optimizers = control(
+        left.multiselect,
         "race these optimizers",
         OPTIMIZERS,
         key="race_opt",
         bind=URL,
         max_selections=MAX_RACERS,
-        help="each runs from the same initial parameters as the main run",
+        help="each runs from the same initial parameters as the main run, with its own default parameters",
     )
-    losses = right.multiselect(
+    tune = control(left.checkbox, "Tune learning rates", key=tuning.KEY, bind=URL, help=tuning.HELP)
+    losses = control(
+        right.multiselect,
         "race these losses",
-        losses_for_data(data["dataset"]),
+        losses_for_data(about),
         key="race_loss",
         bind=URL,
         max_selections=MAX_RACERS,
         help="raced losses use their default parameters",
     )
-    return race_configs(base, optimizers, losses)
+    configs = race_configs(base, optimizers, losses)
+    return tuning.tuned_race(configs) if tune else configs

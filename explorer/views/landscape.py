@@ -16,7 +16,7 @@ import torch
 from numpy.typing import ArrayLike
 
 from explorer import budget as budgets
-from explorer.data import DATASETS
+from explorer.data import DataSpec, UserData, data_spec
 from explorer.devices import select_device
 from explorer.landscape import AXES, POINTS_RANGE, AxisKind, Surface, SurfaceConfig, loss_surface
 from explorer.landscape.batched import plane_losses
@@ -63,6 +63,9 @@ class ViewConfig:
     trajectory: str = "quick"  # one of TRAJECTORIES ("pca" axes always get one)
     optimizer: str = "sgd"
     lr: float = 0.05
+    optimizer_params: tuple = ()  # ((torch keyword, value), ...); missing = default
+    schedule: str = "constant"  # the quick run's learning-rate schedule
+    schedule_params: tuple = ()
     train_steps: int = 100
     seed: int = 0
     device: str = "auto"
@@ -70,6 +73,7 @@ class ViewConfig:
     noise: float = 0.1
     outlier_frac: float = 0.0
     start: tuple[float, float] | None = None  # (α, β): the quick run starts there on the plane
+    user_data: UserData | None = None  # your points when dataset is their key ("yours:…")
 
     def train_config(
         self, loss: str | None = None, params: tuple | None = None, *, validate: bool = True
@@ -88,20 +92,22 @@ class ViewConfig:
             loss=loss or self.loss,
             loss_params=dict(self.loss_params if params is None else params),
             optimizer=self.optimizer,
+            optimizer_params=dict(self.optimizer_params),
             lr=self.lr,
+            schedule=self.schedule,
+            schedule_params=dict(self.schedule_params),
             steps=self.train_steps,
             seed=self.seed,
             device=self.device,
+            user_data=self.user_data,
         )
         return config.validate() if validate else config
 
 
-def axes_for(dataset: str, model: str) -> list[str]:
+def axes_for(dataset: str | DataSpec, model: str) -> list[str]:
     """The axes kinds that span a plane for this model: "params" needs exactly two parameter
     entries; "random" needs a filter of ≥ 2 entries (one-entry filters give ± parallel lines)."""
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown data set {dataset!r}; allowed: {', '.join(DATASETS)}")
-    spec = DATASETS[dataset]
+    spec = data_spec(dataset)  # a DATASETS key, or a spec (your data's)
     out_dim = spec.n_classes if spec.task == "multiclass" else 1
     net = make_model(model, in_dim=spec.in_dim, out_dim=out_dim, hidden=(2,))
     ids, count = filter_ids(net)

@@ -8,7 +8,6 @@ the same data, the same URL and no error box. Needs Chromium and haproxy (skippe
 here; in CI they are required).
 """
 
-import os
 import time
 
 import pytest
@@ -17,13 +16,10 @@ from deploy.cluster import Cluster, haproxy_binary
 from tests.browser.harness import (
     ACTIVITY_JS,
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     ERROR,
     EXCEPTION,
     FIGURES_JS,
     SETTLED_JS,
-    browser_missing,
 )
 from tests.test_deploy_cluster import REQUIRED
 
@@ -34,17 +30,11 @@ CONNECTED = """() => document.querySelector("[data-testid='stApp']")
 
 
 @pytest.fixture
-def chromium():
-    reason = browser_missing() or (haproxy_binary() is None and "haproxy is not installed")
-    if reason:
-        required = REQUIRED or os.environ.get("LLE_REQUIRE_BROWSER") == "1"
-        (pytest.fail if required else pytest.skip)(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+def chromium(browser):
+    """The session's Chromium (tests/browser/conftest.py), once haproxy is here too."""
+    if haproxy_binary() is None:
+        (pytest.fail if REQUIRED else pytest.skip)("haproxy is not installed")
+    return browser
 
 
 def shown(page) -> tuple[list, str, int]:

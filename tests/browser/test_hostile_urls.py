@@ -119,3 +119,20 @@ def test_a_formula_shows_literally_in_captions_and_chart_titles(tab, fresh_url):
     captions = tab.locator("[data-testid='stCaptionContainer']").all_inner_texts()
     assert f"Custom: {FORMULA} · custom expression · formula below" in captions
     assert query(tab)["expr"] == [FORMULA]
+
+
+def test_a_teacher_link_with_hostile_lists_and_a_hidden_overflowing_number(tab, fresh_url):
+    hide = "n,<script>alert(1)</script>,**x**," + "y" * 90
+    link = {"n": "1e309", "steps": "30", "hide": hide, "lock": "steps,[a](javascript:alert(1))"}
+    tab.goto(fresh_url + "/training?" + urlencode(link))
+    settle(tab)
+    tab.wait_for_selector(CHART, timeout=WAIT_MS)
+    settle(tab)
+    assert_drawn_clean(tab, "Training")
+    assert spin(tab, "points n").count() == 0  # hidden, and at its default: the URL lost 1e309
+    wait_for_query(tab, absent=("n",), present={"steps": "30"})
+    assert spin(tab, "steps").is_disabled()
+    assert "step 0 of 30" in tab.locator("[data-testid='stProgress']").inner_text()
+    note = tab.get_by_text("partly ignored").inner_text()
+    assert "4 entries that are not control keys" in note and "<script>" not in note
+    assert tab.locator("script:has-text('alert(1)')").count() == 0
