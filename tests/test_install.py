@@ -38,7 +38,7 @@ PUBLIC = (
     "diagnose_callable diagnose_function Finding"
 ).split()
 SUBPACKAGES = ("losses", "expression", "plots", "landscape", "doctor", "lessons", "views")
-SUBPACKAGES += ("gradients", "tours", "export")
+SUBPACKAGES += ("gradients", "tours", "export", "anatomy")
 # (tests: checked by the RECORD; other packages ship one)
 NOT_INSTALLED = ("app_pages", "bench", "deploy")
 # what a copy of the checkout leaves out: environments, history, build outputs, caches
