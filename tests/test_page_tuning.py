@@ -104,3 +104,24 @@ def test_other_models_get_a_local_diagram_or_a_reason():
     assert problems(at) == []
     assert "local" in figures(at)["phase"]["layout"]["title"]["text"]
     assert any("Local: the Hessian" in c.value for c in at.caption)
+
+
+def test_a_tuning_the_budget_cuts_races_untuned_until_asked_again(monkeypatch):
+    from explorer import budget as budgets
+
+    settings = {**RACE, "steps": "60", "lr": "0.02", "tune": "true"}
+    monkeypatch.setattr(budgets, "VIEW_S", 1e-9)  # no CPU at all for the grid
+    at = open_page("training", settings)
+    assert problems(at) == [] and "tuning" not in figures(at)
+    assert any("No tuning" in w.value for w in at.warning)
+    race = at.session_state["train.race"]
+    assert {c.lr for c in race.configs.values()} == {0.02}
+    monkeypatch.setattr(budgets, "VIEW_S", 30.0)
+    at.run()  # any rerun (a click on Run to the end, a redraw) keeps the untuned race it has
+    assert at.session_state["train.race"] is race and "tuning" not in figures(at)
+    next(b for b in at.button if b.label == "Try tuning again").click().run()
+    assert problems(at) == [] and "tuning" in figures(at)
+    base = TrainConfig(steps=60, seed=0, device="auto", lr=0.02)
+    want = tune(race_configs(base, ["adam", "momentum"]), lr_grid())
+    configs = at.session_state["train.race"].configs
+    assert [c.lr for c in configs.values()] == [want.best_rate(n) for n in configs]

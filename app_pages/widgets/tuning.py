@@ -4,6 +4,12 @@ before the race, the loss-against-rate chart, the chosen rates and the criterion
 The grid is one batched run a problem (explorer.tuning), kept in the app memo and bounded by
 a Landscape view's CPU budget (explorer.budget.VIEW_S); if the budget ends it, the race keeps
 the rates the widgets set, and says so.
+
+Session state this section owns:
+  "tune.failed"  {"settings": repr of the configs, "why": the message} of a tuning that could not
+                 run: those settings race untuned, without trying again at every rerun (a later
+                 success would swap the race's configs and throw away a race under way), until
+                 "Try tuning again" is pressed or the settings change.
 """
 
 import streamlit as st
@@ -16,6 +22,7 @@ from explorer.training import TrainConfig
 from explorer.tuning import Tuning, lr_grid, tune, tuned_configs
 
 KEY = "tune"  # the checkbox's key (and URL key)
+FAILED = "tune.failed"
 HELP = (
     "Before the race, try each run on a log grid of learning rates from the same start and "
     "race each at its own best rate (the learning-rate slider is then not used)."
@@ -37,10 +44,18 @@ def tuned_race(configs: dict[str, TrainConfig]) -> dict[str, TrainConfig]:
     configs unchanged (and the reason shown) when the tuning cannot run."""
     rates = lr_grid()
     with st.expander("Learning-rate tuning", expanded=True, icon=":material/tune:"):
-        try:
-            tuning = _tuning(repr(configs), rates, configs)
-        except ValueError as err:  # a budget's Cut is a ValueError too
-            st.warning(f"No tuning: {md_text(err)}. The race uses the learning rate set above.")
+        settings = repr(configs)
+        failed = st.session_state.get(FAILED)
+        if failed is None or failed["settings"] != settings:
+            try:
+                tuning = _tuning(settings, rates, configs)
+            except ValueError as err:  # a budget's Cut is a ValueError too
+                failed = st.session_state[FAILED] = {"settings": settings, "why": str(err)}
+        if failed is not None and failed["settings"] == settings:
+            st.warning(
+                f"No tuning: {md_text(failed['why'])}. The race uses the learning rate set above."
+            )
+            st.button("Try tuning again", on_click=st.session_state.pop, args=(FAILED,))
             return configs
         left, right = st.columns([3, 2])
         scores = dict(zip(tuning.names, tuning.scores, strict=True))
