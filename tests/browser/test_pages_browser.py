@@ -112,12 +112,19 @@ def operate(page, w: Widget) -> None:
     """Change one widget the way a user would; `w.name` is the start of its label."""
     target = page.get_by_role(w.role, name=re.compile("^" + re.escape(w.name))).first
     if w.role == "combobox":
-        target.click()
-        if w.value:
-            page.get_by_role("option", name=w.value, exact=True).click()
-        else:
-            fresh = "[role='option']:not([aria-selected='true']):not(:text-is('Select all'))"
-            page.locator(fresh).first.click()
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        fresh = "[role='option']:not([aria-selected='true']):not(:text-is('Select all'))"
+        option = page.get_by_role("option", name=w.value, exact=True) if w.value else None
+        option = option or page.locator(fresh).first
+        for _ in range(3):  # a rerun that lands just after the click closes the list: reopen it
+            target.click()
+            try:
+                option.wait_for(state="visible", timeout=10_000)
+                break
+            except PlaywrightTimeout:
+                page.keyboard.press("Escape")
+        option.click()
         page.keyboard.press("Escape")  # a multiselect's list stays open after a pick
     elif w.role == "slider":  # a slider's accessible name is its value, then its label
         box = page.locator("[data-testid='stSlider']").filter(has=page.get_by_text(w.name))
