@@ -17,9 +17,7 @@ from explorer.data import (
     OUTLIER_RANGE,
     Dataset,
     DataSpec,
-    UserData,
     clamp_number,
-    data_spec,
     datasets_for,
     make_dataset,
     trains_on,
@@ -38,6 +36,7 @@ from explorer.models import (
 from explorer.objective import Objective, objective
 from explorer.optimizers import OPTIMIZERS, check_optimizer_params, make_optimizer
 from explorer.schedules import check_schedule_params, make_scheduler
+from explorer.user_data import UserData, data_spec
 
 LR_RANGE = (1e-6, 10.0)
 STEPS_RANGE = (1, 5000)

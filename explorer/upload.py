@@ -13,7 +13,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from explorer.data import CLASSES_RANGE, N_RANGE, YOURS_MIN, UserData, classification_task
+from explorer.data import N_RANGE
+from explorer.user_data import CLASSES_RANGE, YOURS_MIN, UserData, classification_task
 
 MAX_BYTES = 1 << 20  # the app's upload cap (server.maxUploadSize = 1 MB)
 MAX_ROWS = N_RANGE[1]  # rows kept; the rest of a longer file is left out, and the page says so

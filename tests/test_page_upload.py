@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from app_pages.widgets import data as widgets
-from explorer.data import DATASETS, as_user_data, make_dataset, with_point
+from explorer.data import DATASETS, make_dataset
 from explorer.plots.draw import CLICK_TRACE, GRID
 from explorer.training import TrainConfig, train
 from explorer.upload import guess_columns, read_table, to_user_data
+from explorer.user_data import as_user_data, with_point
 from tests.apptest import array, figures, open_page, problems, trace
 from tests.test_upload import BAD_FILES, csv_of
 

@@ -7,15 +7,7 @@ import pytest
 import torch
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 
-from explorer.data import (
-    DATASETS,
-    UserData,
-    as_user_data,
-    data_spec,
-    make_dataset,
-    with_point,
-    without_point,
-)
+from explorer.data import DATASETS, make_dataset
 from explorer.training import TrainConfig, build, losses_for_data, train
 from explorer.upload import (
     MAX_BYTES,
@@ -26,6 +18,7 @@ from explorer.upload import (
     read_table,
     to_user_data,
 )
+from explorer.user_data import UserData, as_user_data, data_spec, with_point, without_point
 from explorer.views import landscape as views
 
 torch.set_num_threads(1)

@@ -18,15 +18,7 @@ import streamlit as st
 from app_pages.widgets.common import URL, md_text
 from app_pages.widgets.teacher import control
 from explorer import plots
-from explorer.data import (
-    CLASSES_RANGE,
-    DATASETS,
-    DataSpec,
-    UserData,
-    as_user_data,
-    with_point,
-    without_point,
-)
+from explorer.data import DATASETS, DataSpec
 from explorer.plots.draw import clickable
 from explorer.upload import (
     ROLES,
@@ -37,6 +29,7 @@ from explorer.upload import (
     read_table,
     to_user_data,
 )
+from explorer.user_data import CLASSES_RANGE, UserData, as_user_data, with_point, without_point
 
 UPLOAD, EDITED = "upload", "edited"
 OPTIONS = {UPLOAD: "your file (CSV upload)", EDITED: "your data (edited on Training's fit)"}

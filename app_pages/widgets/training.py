@@ -21,12 +21,13 @@ from app_pages.widgets.common import (
 from app_pages.widgets.data import choose_data
 from app_pages.widgets.optimizer import optimizer_param_widgets, schedule_widgets
 from app_pages.widgets.teacher import control
-from explorer.data import N_RANGE, NOISE_RANGE, OUTLIER_RANGE, DataSpec, data_spec
+from explorer.data import N_RANGE, NOISE_RANGE, OUTLIER_RANGE, DataSpec
 from explorer.losses import EXPRESSION_PREFIX, LossSpec
 from explorer.models import ACTIVATIONS, MODELS, STRAIGHT_THROUGH, models_for
 from explorer.optimizers import OPTIMIZERS
 from explorer.race import race_configs
 from explorer.training import LR_RANGE, STEPS_RANGE, TrainConfig, losses_for_data
+from explorer.user_data import data_spec
 
 LR_CHOICES = tuple(
     v

@@ -16,7 +16,7 @@ import torch
 from numpy.typing import ArrayLike
 
 from explorer import budget as budgets
-from explorer.data import DataSpec, UserData, data_spec
+from explorer.data import DataSpec
 from explorer.devices import select_device
 from explorer.landscape import AXES, POINTS_RANGE, AxisKind, Surface, SurfaceConfig, loss_surface
 from explorer.landscape.batched import plane_losses
@@ -25,6 +25,7 @@ from explorer.losses import LossSpec, get_loss
 from explorer.models import flat_params, make_model, theta_labels
 from explorer.objective import Objective, objective
 from explorer.training import Problem, TrainConfig, build, train
+from explorer.user_data import UserData, data_spec
 from explorer.views.panels import LandscapeView, Panel, make_panel, make_slice
 
 TRAJECTORIES = {
