@@ -23,6 +23,7 @@ from explorer.training import train
 from explorer.views import anatomy as va
 from explorer.views import landscape as views
 from explorer.views import player as pv
+from explorer.views import player_wire as wire
 from tests.browser.harness import (
     ACTIVITY_JS,
     ARTIFACTS,
@@ -252,8 +253,8 @@ def _anatomy_rows() -> list[dict]:
         va.along_directions(panel.surface.directions),
         steps=panel.projection.step,
     )
-    without = len(pv.to_json(pv.landscape_player(view)))
-    with_parts = len(pv.to_json(pv.landscape_player(view, extras=extras)))
+    without = len(wire.to_json(pv.landscape_player(view)))
+    with_parts = len(wire.to_json(pv.landscape_player(view, extras=extras)))
     return [
         {
             "what": "anatomy: cost per step, ms",

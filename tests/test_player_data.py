@@ -17,6 +17,7 @@ from explorer.race import Race, race_configs
 from explorer.training import TrainConfig, build
 from explorer.views import anatomy as va
 from explorer.views import player as pv
+from explorer.views import player_wire as wire
 from explorer.views.landscape import ViewConfig, landscape_view, restart_view
 
 SMALL = dict(points=11, train_steps=30)
@@ -88,21 +89,21 @@ def test_log_scale_applies_to_the_surface_and_the_heights(view):
 
 def test_wire_format_round_trips_to_float32(view):
     data = pv.landscape_player(view)
-    doc = json.loads(pv.to_json(data))
+    doc = json.loads(wire.to_json(data))
     run = doc["runs"][0]
     for key in ("step", "alpha", "beta", "height", "loss", "grad_norm"):
         np.testing.assert_array_equal(
-            pv.decode(run[key]), getattr(data.runs[0], key).astype(np.float32)
+            wire.decode(run[key]), getattr(data.runs[0], key).astype(np.float32)
         )
-    values = pv.decode(doc["surface"]["values"])
+    values = wire.decode(doc["surface"]["values"])
     assert values.shape == data.surface.values.shape
     np.testing.assert_array_equal(values, data.surface.values.astype(np.float32))
     np.testing.assert_array_equal(
-        pv.decode(doc["surface"]["field"]["u"]), data.surface.field.u.astype(np.float32)
+        wire.decode(doc["surface"]["field"]["u"]), data.surface.field.u.astype(np.float32)
     )
     assert doc["frames"] == data.frames and doc["start"] == list(data.start)
     assert doc["plane"]["labels"] == ["w", "b"] and doc["sweep"] is None and doc["clickable"]
-    nan = pv.decode(pv.encode([1.0, math.nan]))
+    nan = wire.decode(wire.encode([1.0, math.nan]))
     assert nan[0] == 1 and math.isnan(nan[1])
 
 
@@ -116,13 +117,13 @@ def test_extras_travel_per_step_and_are_checked(view):
     )
     data = pv.landscape_player(view)
     data = pv.Player(**{**vars(data), "runs": (pv.PlayerRun(**{**vars(base), "extras": extras}),)})
-    sent = json.loads(pv.to_json(data))["runs"][0]["extras"]
+    sent = json.loads(wire.to_json(data))["runs"][0]["extras"]
     assert [e["kind"] for e in sent] == ["vector", "text", "series"]
-    np.testing.assert_array_equal(pv.decode(sent[0]["values"]), extras[0].values)
+    np.testing.assert_array_equal(wire.decode(sent[0]["values"]), extras[0].values)
     assert sent[1]["values"][3] == "step 3"
     bad = pv.PlayerRun(**{**vars(base), "extras": (pv.Extra("x", "vector", np.zeros(steps)),)})
     with pytest.raises(ValueError, match="shape"):
-        pv.to_json(pv.Player(**{**vars(data), "runs": (bad,)}))
+        wire.to_json(pv.Player(**{**vars(data), "runs": (bad,)}))
 
 
 def test_restart_keeps_the_plane_and_starts_at_the_point(view):
@@ -207,11 +208,11 @@ def test_long_runs_get_a_stride_that_plays_in_about_ten_seconds(view):
 
 
 def test_clicks_are_parsed_strictly():
-    assert pv.Click.parse({"alpha": 1, "beta": "2.5", "source": "surface"}) == pv.Click(
+    assert wire.Click.parse({"alpha": 1, "beta": "2.5", "source": "surface"}) == wire.Click(
         1.0, 2.5, "surface"
     )
     for bad in (None, [], {"alpha": 1}, {"alpha": "x", "beta": 1}, {"alpha": math.inf, "beta": 0}):
-        assert pv.Click.parse(bad) is None
+        assert wire.Click.parse(bad) is None
 
 
 def test_projection_matches_the_engine_on_another_loss():
@@ -273,7 +274,7 @@ def test_anatomy_arrows_are_the_optimizers_shares_on_the_plane():
     assert parts.labels == ("Gradient ∇L", "Momentum", "Step size", "Update Δθ")
     assert parts.values[-1] == ("",) * 4 and all(all(row) for row in parts.values[:-1])
     assert "starts as the gradient" in parts.values[0][1]
-    sent = json.loads(pv.to_json(data))["runs"][0]["extras"]
+    sent = json.loads(wire.to_json(data))["runs"][0]["extras"]
     assert sent[0] == {
         "name": "anatomy",
         "kind": "parts",
@@ -346,12 +347,12 @@ def test_training_player_sends_the_main_runs_anatomy_on_the_chosen_plane():
     assert doc["plane"]["labels"] == [run.labels[5], run.labels[9]]
     sent = doc["runs"][0]
     theta = np.stack([r.theta for r in run.records])
-    np.testing.assert_allclose(pv.decode(sent["alpha"]), theta[:, 5], rtol=1e-6)
+    np.testing.assert_allclose(wire.decode(sent["alpha"]), theta[:, 5], rtol=1e-6)
     extras = {e["name"]: e for e in sent["extras"]}
     parts = extras["anatomy"]
     assert parts["labels"][0] == "Gradient ∇L" and parts["labels"][-1] == "Update Δθ"
     found = an.run_anatomy(run.config, [3])[3]  # the reference: explorer's own replay
     assert parts["values"][2] == [p.sentence for p in found.parts]
-    update = pv.decode(extras[va.UPDATE]["values"])
+    update = wire.decode(extras[va.UPDATE]["values"])
     np.testing.assert_allclose(update[:-1, 0], np.diff(theta[:, 5]), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(update[:-1, 1], np.diff(theta[:, 9]), rtol=1e-5, atol=1e-7)

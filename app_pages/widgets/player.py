@@ -19,6 +19,7 @@ from explorer.losses import EXPRESSION_PREFIX
 from explorer.views import anatomy as va
 from explorer.views import landscape as views
 from explorer.views import player as pv
+from explorer.views import player_wire as wire
 
 START = "landscape.start"
 STEPS = "training steps"
@@ -109,7 +110,7 @@ def landscape_section(fields: tuple, run_key: str, view: views.LandscapeView, lo
             hint="Scrub or play: each frame is the surface and its −∇L at one value.",
         )
 
-    def clicked(click: pv.Click) -> None:
+    def clicked(click: wire.Click) -> None:
         st.session_state[START] = {"fields": fields, "at": (click.alpha, click.beta)}
 
     player(data, key="landscape.player", on_click=clicked)

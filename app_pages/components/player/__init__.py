@@ -1,7 +1,7 @@
 """The trajectory player: play, step, scrub and click on the landscape, in the browser.
 
 One Streamlit custom component (components v2: no iframe; a keyed instance keeps its DOM when
-its data changes). It receives `explorer.views.player.to_dict` (the contract is documented
+its data changes). It receives `explorer.views.player_wire.to_dict` (the contract is documented
 there) as one JSON string, draws it with Plotly and canvases, plays it with no script run, and
 reports a click on the plane as the trigger value "start" ({"alpha", "beta", "source"}).
 
@@ -51,7 +51,8 @@ import streamlit as st
 import streamlit.components.v1 as components_v1
 from streamlit import config
 
-from explorer.views.player import Click, Player, to_dict
+from explorer.views.player import Player
+from explorer.views.player_wire import Click, to_dict
 
 HERE = Path(__file__).resolve().parent
 PLOTLY_DIR = Path(plotly.__file__).resolve().parent / "package_data"

@@ -1,4 +1,4 @@
-// The trajectory player: plays what explorer computed (explorer/views/player.py documents the
+// The trajectory player: plays what explorer computed (explorer/views/player_wire.py documents the
 // data) in the browser and reports clicks. Plotly draws what stays put (the contour, the 3-D
 // surface, the curves); canvases laid over the plots draw what moves (points, trailing paths,
 // −∇L arrows, the cursor), every animation frame, with no Plotly call and no script run.
