@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import explorer.expression
+from explorer import anatomy
 from explorer.data import make_dataset
 from explorer.training import train
 from explorer.views.landscape import ViewConfig
@@ -154,6 +155,14 @@ def test_a_typed_formula_is_parsed_once_by_the_widgets_and_once_by_the_view(monk
     at = open_page("landscape", {"loss": "custom", "expr": formula, "compare": "true", **SMALL})
     assert problems(at) == [] and {"surface_0", "surface_1"} <= set(figures(at))
     assert texts == [formula, formula]  # the loss picker's check, then the view's one get_loss
+    (element,) = at.get("bidi_component")  # the player: the quick run's updates, taken apart
+    doc = json.loads(json.loads(element.proto.json))
+    extras = {e["name"]: e for e in doc["runs"][0]["extras"]}
+    config = ViewConfig(loss=f"expr:{formula}", train_steps=20).train_config()
+    found = anatomy.run_anatomy(config, [3])[3]  # the reference: explorer's own replay
+    assert extras["anatomy"]["labels"] == [p.label for p in found.parts]
+    assert extras["anatomy"]["values"][2] == [p.sentence for p in found.parts]
+    assert not [c for c in at.caption if "taken apart on the Training page" in c.value]
 
 
 def _gif_button(at):

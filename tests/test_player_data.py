@@ -289,6 +289,46 @@ def test_anatomy_arrows_are_the_optimizers_shares_on_the_plane():
     ]
 
 
+def _same_extras(got, want) -> None:
+    assert [(e.name, e.kind, e.labels, e.tail, e.part) for e in got] == [
+        (e.name, e.kind, e.labels, e.tail, e.part) for e in want
+    ]
+    for g, w in zip(got, want, strict=True):
+        if g.kind == "parts":
+            assert g.values == w.values
+        else:
+            np.testing.assert_array_equal(g.values, w.values)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"optimizer": "adam", "axes": "random", "dataset": "moons", "model": "mlp"}
+        | {"hidden": (4,), "loss": "bce_logits"},
+        {"optimizer": "rmsprop", "loss": "expr:abs(r)**1.5 + 0.1*r**2"},  # a typed formula
+        {"optimizer": "momentum", "train_steps": 450},  # thinned: every 3rd update
+    ],
+)
+def test_the_views_anatomy_is_read_while_it_trains_and_equals_a_replay(fields):
+    """The quick run's anatomy is captured during the run itself (a click trains once); the
+    reference is the replay of the same run read step by step (checked against its records)."""
+    config = ViewConfig(**{**SMALL, **fields})
+    view = landscape_view(config)
+    assert view.anatomy and view.anatomy[0].name == "anatomy"
+    _same_extras(view.anatomy, _anatomy_extras(view, config))
+    moved = restart_view(ViewConfig(**{**SMALL, **fields, "start": (0.4, -0.6)}), view)
+    assert moved.records[0].theta.tolist() != view.records[0].theta.tolist()
+    _same_extras(moved.anatomy, _anatomy_extras(moved, config))
+    sent = va.explained(moved.panels[0].projection.step).size
+    parts = moved.anatomy[0].values
+    assert sum(1 for row in parts if all(row)) == sent
+
+
+def test_a_view_without_a_quick_run_has_no_anatomy():
+    config = ViewConfig(**SMALL, trajectory="none")
+    assert landscape_view(config).anatomy == ()
+
+
 def test_anatomy_is_thinned_like_a_long_path_and_checked_against_it(view):
     assert va.explained(range(301)).tolist() == list(range(0, 300, 2))
     assert va.explained(range(31)).tolist() == list(range(30))

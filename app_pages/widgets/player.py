@@ -15,7 +15,6 @@ import streamlit as st
 from app_pages.components.player import player
 from app_pages.widgets.common import md_text
 from app_pages.widgets.memo import memo
-from explorer.losses import EXPRESSION_PREFIX
 from explorer.views import anatomy as va
 from explorer.views import landscape as views
 from explorer.views import player as pv
@@ -37,28 +36,6 @@ def restarted(fields: tuple, run_key: str, start: tuple, _base: views.LandscapeV
 def swept(fields: tuple, run_key: str, param: str, log: bool, _view: views.LandscapeView):
     """The main loss on the view's plane over the range of its parameter `param`."""
     return pv.landscape_sweep(views.ViewConfig(**dict(fields)), _view, param, log=log)
-
-
-@memo(max_entries=32, show_spinner=False)
-def _view_anatomy(fields: tuple, run_key: str, start, _view: views.LandscapeView):
-    """(the quick run's anatomy extras on the view's plane, or (), why not or "")."""
-    config = views.ViewConfig(**dict(fields))
-    panel = _view.panels[0]
-    if config.trajectory != "quick" or panel.projection is None or not _view.records:
-        return (), ""
-    if config.loss.startswith(EXPRESSION_PREFIX):  # its replay would parse the formula again
-        return (), "A typed formula's updates are taken apart on the Training page."
-    try:
-        extras = va.run_extras(
-            config.train_config(),
-            _view.records,
-            va.along_directions(panel.surface.directions),
-            steps=panel.projection.step,
-            theta0=_view.records[0].theta,
-        )
-    except ValueError as err:
-        return (), f"No anatomy of the steps: {err}"
-    return extras, ""
 
 
 @memo(max_entries=16, show_spinner=False)
@@ -95,9 +72,7 @@ def landscape_section(fields: tuple, run_key: str, view: views.LandscapeView, lo
         right.button(
             "Start from the initial parameters", on_click=st.session_state.pop, args=(START,)
         )
-    extras, why = _view_anatomy(fields, run_key, start, view) if frames == STEPS else ((), "")
-    if why:
-        st.caption(md_text(why))
+    extras = view.anatomy if frames == STEPS else ()  # read while its quick run trained
     data = pv.landscape_player(view, log=log, extras=extras)
     if frames != STEPS:
         sweep = swept(fields, run_key, frames, log, view)

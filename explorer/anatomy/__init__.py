@@ -23,7 +23,7 @@ step.py: Part and Anatomy; reading.py: reading the state (take_step, replay, run
 parts.py: each optimizer's parts; table.py: a summary line and a table for a page.
 """
 
-from explorer.anatomy.reading import check_step, replay, run_anatomy, take_step
+from explorer.anatomy.reading import Capture, check_step, replay, run_anatomy, take_step
 from explorer.anatomy.step import NAMED, PARTS, SHARES, Anatomy, Part, number
 from explorer.anatomy.table import parts_table, summary
 
@@ -32,6 +32,7 @@ __all__ = [
     "PARTS",
     "SHARES",
     "Anatomy",
+    "Capture",
     "Part",
     "check_step",
     "number",

@@ -85,12 +85,13 @@ def take_step(optimizer: torch.optim.Optimizer, model: nn.Module, step: int) -> 
 
 
 @dataclass
-class _Capture:
-    """on_step for explorer.training.train: reads the wanted steps before and after step()."""
+class Capture:
+    """on_step for explorer.training.train: reads the wanted steps' state before and after
+    optimizer.step() into `found` {step: Anatomy}, while the run trains (no replay)."""
 
     wanted: set[int]
-    names: tuple[str, ...]
     found: dict[int, Anatomy] = field(default_factory=dict)
+    _names: tuple[str, ...] = ()
     _hooked: bool = False
     _before: dict | None = None
 
@@ -99,6 +100,7 @@ class _Capture:
             return
         params = list(model.parameters())
         if not self._hooked:  # this optimizer's own hook: other runs are not seen
+            self._names = tuple(theta_labels(model))
             optimizer.register_step_post_hook(lambda opt, args, kwargs: self._after(opt, params))
             self._hooked = True
         self._before = _read_before(record_step + 1, optimizer, params)
@@ -106,7 +108,7 @@ class _Capture:
     def _after(self, optimizer: torch.optim.Optimizer, params: list[nn.Parameter]) -> None:
         before, self._before = self._before, None
         if before is not None:
-            self.found[before["step"]] = _read_after(before, optimizer, params, self.names)
+            self.found[before["step"]] = _read_after(before, optimizer, params, self._names)
 
 
 def _replay_budget() -> budgets.Budget:
@@ -126,7 +128,7 @@ def replay(
     """
     cfg = problem.config
     wanted = {check_step(k, cfg.steps) for k in steps}
-    capture = _Capture(wanted, tuple(theta_labels(problem.model)))
+    capture = Capture(wanted)
     last = max(wanted, default=0)
     by_step = {r.step: r for r in records or ()}
     for record in budgets.each(train(problem, on_step=capture)):

@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from explorer.anatomy import PARTS, SHARES, Anatomy, run_anatomy
+from explorer.anatomy import PARTS, SHARES, Anatomy, Capture, run_anatomy
 from explorer.training import StepRecord, TrainConfig
-from explorer.views.player import Extra
+from explorer.views.extras import Extra
 
 ANATOMY_POINTS = 200
 COLORS = {"gradient": "#d62728", "momentum": "#1f77b4", "weight_decay": "#9467bd"}
@@ -31,6 +31,12 @@ def explained(steps: Sequence[int] | np.ndarray, points: int = ANATOMY_POINTS) -
     n = max(0, len(steps) - 1)
     stride = max(1, math.ceil(n / max(points, 1)))
     return np.arange(0, n, stride)
+
+
+def capture(steps: int, points: int = ANATOMY_POINTS) -> Capture:
+    """An on_step for a run of `steps` steps that reads, while it trains, the updates a path
+    running to the end sends (a run cut short keeps those it reached)."""
+    return Capture({int(i) + 1 for i in explained(range(steps + 1), points)})
 
 
 def along_directions(directions: np.ndarray) -> ToPlane:

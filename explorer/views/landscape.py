@@ -26,6 +26,7 @@ from explorer.models import flat_params, make_model, theta_labels
 from explorer.objective import Objective, objective
 from explorer.training import Problem, TrainConfig, build, train
 from explorer.user_data import UserData, data_spec
+from explorer.views import anatomy
 from explorer.views.panels import LandscapeView, Panel, make_panel, make_slice
 
 TRAJECTORIES = {
@@ -198,7 +199,7 @@ def landscape_view(config: ViewConfig, records=None) -> LandscapeView:
     problem = build(config.train_config(validate=False), spec)  # build validates it
     cfg, model = problem.config, problem.model
     device, note = select_device(cfg.device)
-    records, stop = _trajectory(config, problem, records)
+    records, stop, found = _trajectory(config, problem, records)
     centre = records[-1].theta if records else flat_params(model)
     losses = [(spec, problem.objective), *_compared(config, problem)]
     if config.axes == "hessian":
@@ -217,6 +218,7 @@ def landscape_view(config: ViewConfig, records=None) -> LandscapeView:
         device_note=note,
         fell_back=cfg.device not in ("auto", device.type),
         stop=stop,
+        anatomy=_anatomy(panels[0], found),
     )
 
 
@@ -252,18 +254,30 @@ def _check_hessian_plane(model, obj, centre, seed) -> None:
         )
 
 
-def _trajectory(config: ViewConfig, problem: Problem, records) -> tuple[list, str | None]:
-    """(finite records of the path to draw, why the run stopped early or None); a quick run
-    trains the problem's model in place."""
+def _trajectory(config: ViewConfig, problem: Problem, records) -> tuple[list, str | None, dict]:
+    """(finite records of the path to draw, why the run stopped early or None, the anatomy of
+    a quick run's updates {step: Anatomy}, read while it trained); a quick run trains the
+    problem's model in place."""
     if config.trajectory == "last" and not records:
         raise ValueError("trajectory 'last' needs the last run's records")
+    found = {}
     if config.trajectory == "quick" or (config.trajectory == "none" and config.axes == "pca"):
-        records = list(budgets.each(train(problem)))  # a budget check before every step
+        capture = anatomy.capture(problem.config.steps) if config.trajectory == "quick" else None
+        records = list(budgets.each(train(problem, on_step=capture)))  # checked every step
+        found = capture.found if capture else {}
     elif config.trajectory == "none":
-        return [], None
+        return [], None, {}
     stop = records[-1].stop
     keep = [r for r in records if math.isfinite(r.loss) and np.isfinite(r.theta).all()]
-    return keep, stop
+    return keep, stop, found
+
+
+def _anatomy(panel: Panel, found: dict) -> tuple:
+    """The extras of the anatomy `found` on panel's plane ((): no path or nothing found)."""
+    if not found or panel.projection is None:
+        return ()
+    to_plane = anatomy.along_directions(panel.surface.directions)
+    return anatomy.anatomy_extras(panel.projection.step, found, to_plane)
 
 
 def restart_view(config: ViewConfig, base: LandscapeView) -> LandscapeView:
@@ -283,7 +297,9 @@ def restart_view(config: ViewConfig, base: LandscapeView) -> LandscapeView:
     params = list(problem.model.parameters())
     theta = torch.as_tensor(surface.theta(a, b), dtype=params[0].dtype, device=params[0].device)
     torch.nn.utils.vector_to_parameters(theta, params)
-    records, stop = _trajectory(replace(config, trajectory="quick", start=None), problem, None)
+    records, stop, found = _trajectory(
+        replace(config, trajectory="quick", start=None), problem, None
+    )
     losses = [(spec, problem.objective), *_compared(config, problem)]
     model = problem.model
     panels = tuple(
@@ -296,6 +312,7 @@ def restart_view(config: ViewConfig, base: LandscapeView) -> LandscapeView:
         records=tuple(records),
         slice=make_slice(model, losses, records, surface),
         stop=stop,
+        anatomy=_anatomy(panels[0], found),
     )
 
 

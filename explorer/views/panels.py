@@ -104,6 +104,7 @@ class LandscapeView:
     device_note: str  # what select_device said about it
     fell_back: bool  # the chosen device was not available
     stop: str | None  # why the run stopped early, else None
+    anatomy: tuple = ()  # the quick run's updates on panel 0's plane (views.anatomy extras)
 
 
 def make_panel(index: int, spec, model, obj, surface: Surface, records) -> Panel:

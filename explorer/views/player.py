@@ -6,7 +6,6 @@ explorer.views.player_wire."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -16,6 +15,7 @@ from explorer.losses import get_loss
 from explorer.objective import objective
 from explorer.plots.surface import LOG_LABEL, scale_values
 from explorer.training import StepRecord, build
+from explorer.views.extras import Extra
 from explorer.views.landscape import ViewConfig, same_plane
 from explorer.views.panels import LandscapeView
 from explorer.views.thresholds import PAIRS, soft_vs_hard
@@ -26,21 +26,6 @@ SWEEP_BUDGET = 1_500_000  # numbers a sweep may send (about 8 MB of JSON at most
 FPS = 60  # frames a second at 1× (the component's base rate)
 PLAY_S = 10.0  # a long run's default stride plays it in about this many seconds at 1×
 STRIDES = (1, 2, 5, 10, 20, 50, 100)  # steps per frame the component offers
-ExtraKind = Literal["vector", "text", "series", "parts"]
-
-
-@dataclass(frozen=True)
-class Extra:
-    """A per-step annotation of a run: kind "vector" (T, 2), "text" (T,), "series" (T,) or
-    "parts" (T rows of P strings, with P labels)."""
-
-    name: str
-    kind: ExtraKind
-    values: np.ndarray | tuple[str, ...] | tuple[tuple[str, ...], ...]
-    color: str = ""  # a vector's colour ("" : the component's default)
-    tail: str = ""  # a vector drawn from the tip of this other vector ("" : from the point)
-    part: int = 0  # a vector shown in slow motion from this part on (1-based; 0: always)
-    labels: tuple[str, ...] = ()  # the parts' names (kind "parts")
 
 
 @dataclass(frozen=True)

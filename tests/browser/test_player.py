@@ -1,6 +1,6 @@
 """The trajectory player in Chromium: it plays client-side (no script run) at 30+ distinct
-steps a second, steps by exactly one, jumps on a scrub, restarts the run where the plane is
-clicked, keeps the 3-D camera through a widget change, and shows no error anywhere."""
+steps a second, steps by exactly one, jumps on a scrub, restarts the run where the plane or the
+3-D surface is clicked, keeps the 3-D camera through a widget change, and shows no error anywhere."""
 
 import pytest
 
@@ -117,6 +117,58 @@ def test_click_restarts_the_run_there(page, app_url):
     settle(page)
     assert int(page.locator(PLAYER).get_attribute("data-steps")) == STEPS + 1
     assert_clean(page, "after clicks on the plane")
+
+
+# The last point Plotly hovered on the player's 3-D surface, as [x, y] (recorded from now on).
+HOVER_3D_JS = """() => {
+  const g = document.querySelector("[data-testid='trajectory-player'] .lle-surface .lle-graph");
+  window.__lleHover3d = null;
+  if (!g.__lleHoverProbe) {
+    g.__lleHoverProbe = true;
+    g.on('plotly_hover', (e) => { window.__lleHover3d = [e.points[0].x, e.points[0].y]; });
+  }
+}"""
+
+
+def test_a_click_on_the_3d_surface_restarts_the_run_there(page, app_url):
+    """A press on the surface starts the run at the point under the cursor, a quick press as
+    well as a slow one; a drag turns the camera and starts nothing."""
+    open_player(page, app_url, 100)
+    box = page.locator(f"{PLAYER} .lle-surface .lle-graph").bounding_box()
+    starts = []
+    for fx, fy, hold_ms in ((0.5, 0.5, 0), (0.4, 0.6, 150), (0.62, 0.42, 0)):
+        settle(page)
+        page.evaluate(HOVER_3D_JS)
+        x, y = box["x"] + fx * box["width"], box["y"] + fy * box["height"]
+        page.mouse.move(x - 6, y)
+        page.mouse.move(x, y, steps=3)
+        page.wait_for_function("() => window.__lleHover3d !== null", timeout=10_000)
+        page.wait_for_timeout(200)  # the hover settles on the point under the cursor
+        hovered = page.evaluate("() => window.__lleHover3d")
+        before = page.locator(PLAYER).get_attribute("data-start")
+        page.mouse.down()
+        page.wait_for_timeout(hold_ms)
+        page.mouse.up()
+        if ",".join(map(str, hovered)) != before:
+            page.wait_for_function(
+                f's => document.querySelector("{PLAYER}").dataset.start !== s',
+                arg=before,
+                timeout=WAIT_MS,
+            )
+        assert start_of(page) == pytest.approx(tuple(hovered), rel=1e-6, abs=1e-6)
+        starts.append(start_of(page))
+    assert len(set(starts)) == 3, starts  # three points, three runs
+    settle(page)
+    before = page.locator(PLAYER).get_attribute("data-start")
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 120, y + 40, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(1000)
+    settle(page)
+    assert page.locator(PLAYER).get_attribute("data-start") == before, "a drag started a run"
+    assert_clean(page, "after clicks on the 3-D surface")
 
 
 def test_camera_survives_a_widget_change(page, app_url):

@@ -11,6 +11,7 @@ const PART_S = 1.5; // seconds a part of an update stays in slow motion at 1×
 const ARROW_PX = 90; // the longest arrow of an update's anatomy, in pixels (all share one scale)
 const COLORS = ["#ff7f0e", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"];
 const players = new Map(); // player id -> Player: a remounted player adopts its old DOM
+const PLAYING_CLASS = "lle-player-playing"; // on <html> while any player plays (see player.css)
 let plotlyLoad = null;
 
 function loadPlotly(src) {
@@ -28,6 +29,18 @@ function loadPlotly(src) {
     });
   }
   return plotlyLoad;
+}
+
+// Resolves once the frame being prepared has been painted.
+function afterPaint() {
+  return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+}
+
+// While a player plays, the page's other charts are skipped when off screen: every frame
+// re-layers the whole document, and their SVG elements were most of that work.
+function markPlaying() {
+  const any = [...players.values()].some((p) => p.playing);
+  document.documentElement.classList.toggle(PLAYING_CLASS, any);
 }
 
 // {"f4": base64 float32, "shape"} -> Float32Array with .shape
@@ -342,7 +355,9 @@ class Player {
     const follow = d.live && !this.playing && (atEnd || !old || old.frames <= 1);
     const keep = follow || (!fresh && atEnd) ? d.frames - 1 : Math.min(this.frame, d.frames - 1);
     this.seek(fresh && !follow ? 0 : keep);
-    this.draw(); // the new paths first: they need no Plotly call
+    this.draw(); // the new paths first: they need no Plotly call, and are painted before it
+    await afterPaint();
+    if (this.data !== d) return; // a newer update arrived meanwhile
     const Plotly = await loadPlotly(doc.plotly);
     if (this.data !== d) return; // a newer update arrived meanwhile
     const t0 = performance.now();
@@ -438,11 +453,29 @@ class Player {
       }, config);
       if (!surf.__lleEvents) {
         surf.__lleEvents = true;
-        surf.on("plotly_click", (ev) => this.clicked(ev, "surface"));
+        // Plotly emits a 3-D click while a render sees the button down: during a drag of the
+        // camera too, and for a quick press maybe never. So the start is taken when the button
+        // comes up without the pointer having moved: the point clicked, or else the last hover.
+        surf.on("plotly_click", (ev) => {
+          if (!this.press3d) this.clicked(ev, "surface");
+          else if (!this.press3d.point) this.press3d.point = ev;
+        });
+        surf.on("plotly_hover", (ev) => { this.hover3d = ev; });
+        surf.on("plotly_unhover", () => { this.hover3d = null; });
         surf.on("plotly_relayout", () => this.kick(300));
         surf.on("plotly_relayouting", () => this.kick(300));
-        surf.addEventListener("pointerdown", () => this.kick(60000));
-        surf.addEventListener("pointerup", () => this.kick(300));
+        surf.addEventListener("pointerdown", (e) => {
+          this.press3d = { x: e.clientX, y: e.clientY, point: null };
+          this.kick(60000);
+        });
+        surf.addEventListener("pointerup", (e) => {
+          const p = this.press3d;
+          this.press3d = null;
+          const still = p && Math.hypot(e.clientX - p.x, e.clientY - p.y) < 5;
+          if (still && (p.point || this.hover3d)) this.clicked(p.point || this.hover3d, "surface");
+          this.liveUntil = 0; // the drag (if any) is over: 300 ms more for its relayout
+          this.kick(300);
+        });
         surf.addEventListener("wheel", () => this.kick(500), { passive: true });
       }
     }
@@ -544,6 +577,7 @@ class Player {
     this.play.title = on ? "Pause (space)" : "Play (space)";
     this.pos = this.frame;
     this.last = performance.now();
+    markPlaying();
     if (on) this.kick();
   }
 
@@ -661,7 +695,8 @@ class Player {
     const d = this.data;
     if (!d) return;
     const f = this.frame;
-    this.readout.textContent = this.label(d, f);
+    const readout = this.label(d, f);
+    if (this.readout.textContent !== readout) this.readout.textContent = readout;
     this.narrate(d, f);
     this.drawPlane(d, f);
     this.drawSurface(d, f);
