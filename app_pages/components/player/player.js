@@ -343,7 +343,7 @@ class Player {
     this.anatomy = this.anatomyOf(d);
     this.slowBtn.disabled = !this.anatomy;
     if (!this.anatomy && this.slow) this.setSlow(false);
-    this.drawLegend(d);
+    this.drawLegend();
     this.scrub.max = String(Math.max(0, d.frames - 1));
     this.scrub.setAttribute("aria-label", d.sweep ? d.sweep.param : "Step");
     const fresh = !old || old.id !== d.id || old.revision !== d.revision || (d.start && old.start
@@ -805,7 +805,7 @@ class Player {
     return shown.length;
   }
 
-  drawLegend(d) {
+  drawLegend() {
     const a = this.anatomy;
     this.legend.replaceChildren();
     if (!a) return;
