@@ -7,9 +7,11 @@ import os
 import torch
 
 from bench import SECTIONS, format_table, run_sections
+from explorer import allocator
 
 
 def main() -> None:
+    allocator.configure()  # the app's malloc settings (app.py), so the figures are the app's
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quick", action="store_true", help="smaller cases, for a smoke run")

@@ -17,9 +17,9 @@ from torch import nn
 from explorer.data import make_dataset
 from explorer.expression import ExpressionError, compile_loss
 from explorer.landscape import SurfaceConfig, loss_surface
-from explorer.landscape.batched import BatchedLoss
+from explorer.landscape.batched import BatchedLoss, plane_losses
 from explorer.losses import LOSSES, get_loss
-from explorer.models import Squeeze, make_model
+from explorer.models import Line, Squeeze, make_model
 from explorer.objective import objective
 
 TIGHT = dict(rtol=1e-10, atol=1e-12)  # float64 batched vs per-point: same maths, other op order
@@ -202,3 +202,35 @@ def test_gradient_field_equals_per_point_autograd(net):
     np.testing.assert_allclose(surface.grad_beta.ravel(), grads[:, 1], **TIGHT)
     loop = loop_losses(model, obj, grid_thetas(surface))
     np.testing.assert_allclose(surface.values.ravel(), loop, **TIGHT)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: make_model("line", in_dim=1, out_dim=1),
+        lambda: make_model("mlp", in_dim=2, out_dim=1, hidden=(5, 4), activation="tanh"),
+        lambda: make_model("mlp", in_dim=2, out_dim=1, hidden=(6,), activation="relu"),
+        lambda: Squeeze(nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Tanh(), nn.Linear(3, 1))),
+    ],
+)
+@pytest.mark.parametrize("chunk", [1, 4, 7, 1000])
+def test_chunks_written_into_one_theta_buffer_equal_a_per_point_loop(build, chunk):
+    """plane_losses without gradients writes each chunk's θ into one buffer that a prepared run
+    reads (views and activation buffers settled once; the last chunk shorter): each value is
+    the model's own forward at that point (a chain with two activations in a row takes the
+    plain path)."""
+    torch.manual_seed(0)
+    model = build().double()
+    data = make_dataset("line" if isinstance(model, Line) else "moons", n=40)
+    obj = objective(data, get_loss("mse")).to("cpu", torch.float64)
+    centre = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    dirs = torch.randn(2, centre.numel(), dtype=torch.float64)
+    coeffs = torch.randn(23, 2, dtype=torch.float64)
+    values, _ = plane_losses(model, obj, centre, dirs, coeffs, chunk=chunk)
+    loop = copy.deepcopy(model)
+    want = []
+    with torch.no_grad():
+        for c in coeffs:
+            nn.utils.vector_to_parameters(centre + c @ dirs, loop.parameters())
+            want.append(float(obj(loop)))
+    np.testing.assert_allclose(values.numpy(), want, **TIGHT)
