@@ -354,6 +354,7 @@ class Player {
     }
     const follow = d.live && !this.playing && (atEnd || !old || old.frames <= 1);
     const keep = follow || (!fresh && atEnd) ? d.frames - 1 : Math.min(this.frame, d.frames - 1);
+    if (fresh) this.starting = "";
     this.seek(fresh && !follow ? 0 : keep);
     this.draw(); // the new paths first: they need no Plotly call, and are painted before it
     await afterPaint();
@@ -560,7 +561,8 @@ class Player {
     }
     if (!Number.isFinite(alpha) || !Number.isFinite(beta)) return;
     this.resume = true;
-    this.note.textContent = `Starting at (${fmt(alpha)}, ${fmt(beta)})…`;
+    this.starting = `Starting at (${fmt(alpha)}, ${fmt(beta)})…`; // until the new run arrives
+    this.note.textContent = this.starting;
     this.report("start", { alpha, beta, source });
   }
 
@@ -732,7 +734,8 @@ class Player {
       }
     }
     const text = parts.join(" · ") || (this.playing ? "" : d.hint || "");
-    if (this.note.textContent !== text && !this.note.textContent.startsWith("Starting")) this.note.textContent = text;
+    const shown = this.starting || text;
+    if (this.note.textContent !== shown) this.note.textContent = shown;
   }
 
   drawPlane(d, f) {
