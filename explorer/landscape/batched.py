@@ -1,12 +1,11 @@
 """Batched loss evaluation: L(θ_g) for many flat parameter vectors θ_g at once, in chunks.
 
 A chunk of g parameter vectors becomes ONE forward pass with a leading grid dimension:
-hand-batched matmuls for the app's models (line, Linear, Linear/activation chains), and
-torch.func.vmap over functional_call for any other module. The loss is then one call on
+hand-batched matmuls for the app's models (line, Linear, Linear/activation chains: see
+explorer.landscape.forwards), and torch.func.vmap over functional_call for any other module. The loss is then one call on
 (g, N) predictions with reduction="none" and a mean over the data when the loss says that is its
 mean (Objective.mean_of_elements, from its LossSpec), else its "mean" reduction vmapped. There is
-never a Python loop over grid points, only over chunks. tanh runs on the kernel measured
-fastest on this CPU (`explorer.landscape.kernels.tanh_kernel`).
+never a Python loop over grid points, only over chunks.
 
 Memory: a chunk holds about (2·layers + 4)·N·width activations per grid point (forward values
 plus what autograd saves) and 3·P parameter entries; chunks are sized to stay under
@@ -18,7 +17,6 @@ leaves the cache), and which size wins depends on the CPU and the model.
 
 import copy
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import torch
@@ -28,8 +26,17 @@ from torch.func import functional_call, vmap
 from torch.types import Device
 
 from explorer.budget import checkpoint
-from explorer.landscape.kernels import TANH_IN_PLACE, TANH_KERNELS, tanh_kernel, timings
-from explorer.models import Line, Squeeze, Step, param_slices
+from explorer.landscape.forwards import (
+    Forward,
+    Prepare,
+    chain_forward,
+    chain_ops,
+    chain_prepare,
+    line_forward,
+    line_prepare,
+)
+from explorer.landscape.kernels import timings
+from explorer.models import Line, param_slices
 from explorer.objective import LINKS, Objective
 
 DEFAULT_BUDGET_MIB = 256
@@ -37,144 +44,8 @@ DEFAULT_BUDGET_MIB = 256
 # work once a process and keeps the fastest (2^17 for the line, 2^18 for a 32-wide MLP, here)
 CACHE_ELEMS = tuple(1 << k for k in range(16, 21))
 _CACHE_CHOICE: dict[tuple[Any, ...], int] = {}  # workload -> grid points a chunk
-ELEMENTWISE: tuple[type[nn.Module], ...] = (nn.Tanh, nn.ReLU, nn.Sigmoid, nn.GELU, nn.SiLU)
-ELEMENTWISE += (nn.LeakyReLU, nn.ELU, nn.Softplus, nn.Identity, Step)
-# one step of a Linear/activation chain: ("linear", weight name, bias name or None) or
-# ("act", the activation, its in-place form)
-Op = tuple[str, Any, Any]
-Forward = Callable[..., Tensor]  # (batched parameters, x, buffers or None) -> outputs
-# (batched parameters, x, buffers) -> run() -> outputs, or None where a model has no prepared form
-Prepare = Callable[[dict[str, Tensor], Tensor, dict[int, Tensor]], Callable[[], Tensor]] | None
-
-
 CHUNK_ROUNDS = 5  # rounds of the chunk-size calibration (each a pass over ≤ 2^21 activations)
 CHUNK_SLACK = 0.05  # the largest chunk within 5% of the fastest: fewer chunks, less overhead
-
-
-def _activation(
-    layer: nn.Module, device: torch.device, dtype: torch.dtype
-) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]:
-    """(out-of-place, in-place) forms of an elementwise layer, tanh's resolved once here to the
-    kernel measured fastest for (device, dtype). The in-place form runs only on a fresh matmul
-    output, which autograd does not keep (baddbmm saves its inputs, not its result), and saves
-    one allocation of the chunk's activations a layer."""
-    if isinstance(layer, nn.Tanh):
-        name = tanh_kernel(device, dtype)
-        return TANH_KERNELS[name], TANH_IN_PLACE[name]
-    if type(layer) is nn.ReLU:
-        return layer, torch.relu_
-    return layer, layer
-
-
-def _chain(
-    model: nn.Module, device: torch.device, dtype: torch.dtype
-) -> tuple[list[Op], bool] | None:
-    """(ops, squeeze) for Linear/activation chains: ops are ("linear", weight name, bias name or
-    None) or ("act", out-of-place, in-place)."""
-    inner, squeeze, prefix = model, False, ""
-    if isinstance(model, Squeeze):
-        inner, squeeze, prefix = model.net, True, "net."
-    layers: list[tuple[str, nn.Module]]
-    if isinstance(inner, nn.Linear):
-        layers = [(prefix, inner)]
-    elif isinstance(inner, nn.Sequential):
-        layers = [(f"{prefix}{name}.", layer) for name, layer in inner.named_children()]
-    else:
-        return None
-    ops: list[Op] = []
-    for at, layer in layers:
-        if isinstance(layer, nn.Linear):
-            ops.append(("linear", at + "weight", None if layer.bias is None else at + "bias"))
-        elif isinstance(layer, ELEMENTWISE):
-            ops.append(("act", *_activation(layer, device, dtype)))
-        else:
-            return None
-    return ops, squeeze
-
-
-def _chain_forward(ops: list[Op], squeeze: bool) -> Forward:
-    """forward(p, x, into) with p[name] of shape (g, *shape): batched matmuls, (g, N[, K]) out.
-
-    `into` (only without autograd): a dict of buffers, one a layer, that the matmuls write into
-    and later chunks reuse, instead of allocating every chunk's activations again."""
-
-    def forward(p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor] | None = None) -> Tensor:
-        h, fresh = x, False  # fresh: h is a matmul output that nothing else holds
-        for i, (kind, first, second) in enumerate(ops):
-            if kind == "act":
-                h, fresh = second(h) if fresh else first(h), False
-                continue
-            weight = p[first].mT
-            h = h.expand(len(weight), *h.shape) if h.dim() == 2 else h
-            out = (
-                None
-                if into is None
-                else _buffer(into, i, (len(weight), h.shape[1], weight.shape[2]), h)
-            )
-            if second is None:
-                h = torch.bmm(h, weight, out=out)
-            else:
-                h = torch.baddbmm(p[second][:, None], h, weight, out=out)
-            fresh = True
-        return h.squeeze(-1) if squeeze and h.shape[-1] == 1 else h
-
-    return forward
-
-
-def _chain_prepare(ops: list[Op], squeeze: bool) -> Prepare:
-    """prepare(p, x, into) -> run() for Linear/activation chains whose activations all follow a
-    matmul (then computed in place): every view, transpose and buffer settled once, so run()
-    makes only the batched matmuls and activations, writing into the same buffers each call;
-    None for other chains."""
-    if any(
-        kind == "act" and (i == 0 or ops[i - 1][0] != "linear") for i, (kind, *_) in enumerate(ops)
-    ):
-        return None
-
-    def prepare(p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor]) -> Callable[[], Tensor]:
-        g = len(next(iter(p.values())))
-        h, calls = x.expand(g, *x.shape), []
-        for i, (kind, first, second) in enumerate(ops):
-            if kind == "act":
-                calls.append(partial(second, h))  # in place, on the matmul's own buffer
-                continue
-            weight = p[first].mT
-            out = _buffer(into, i, (g, h.shape[1], weight.shape[2]), h)
-            if second is None:
-                calls.append(partial(torch.bmm, h, weight, out=out))
-            else:
-                calls.append(partial(torch.baddbmm, p[second][:, None], h, weight, out=out))
-            h = out
-        result = h.squeeze(-1) if squeeze and h.shape[-1] == 1 else h
-
-        def run() -> Tensor:
-            for call in calls:
-                call()
-            return result
-
-        return run
-
-    return prepare
-
-
-def _buffer(into: dict[int, Tensor], key: int, shape: tuple[int, ...], like: Tensor) -> Tensor:
-    """A (shape) tensor from into[key], grown when it is too small; the leading rows of it."""
-    buf = into.get(key)
-    if buf is None or buf.shape[0] < shape[0] or buf.shape[1:] != shape[1:]:
-        buf = into[key] = like.new_empty(shape)
-    return buf[: shape[0]]
-
-
-def _line_forward(p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor] | None = None) -> Tensor:
-    """ŷ[g, n] = w_g·x_n + b_g as one rank-1 GEMM (5x faster than a broadcast addcmul on CPU)."""
-    out = None if into is None else _buffer(into, 0, (len(p["w"]), x.shape[0]), x)
-    return torch.addmm(p["b"].unsqueeze(-1), p["w"].unsqueeze(-1), x[:, :1].T, out=out)
-
-
-def _line_prepare(p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor]) -> Callable[[], Tensor]:
-    """_line_forward prepared: its views and buffer settled once, one addmm a run."""
-    out = _buffer(into, 0, (len(p["w"]), x.shape[0]), x)
-    return partial(torch.addmm, p["b"].unsqueeze(-1), p["w"].unsqueeze(-1), x[:, :1].T, out=out)
 
 
 class BatchedLoss:
@@ -210,20 +81,20 @@ class BatchedLoss:
     def _pick_forward(self) -> tuple[Forward, int, int]:
         """(forward, widest activation, number of layers) for this model."""
         if isinstance(self.model, Line):
-            return _line_forward, 1, 1
-        chain = _chain(self.model, self.device, self.dtype)
+            return line_forward, 1, 1
+        chain = chain_ops(self.model, self.device, self.dtype)
         widths = [s[0] for s in self.shapes.values() if len(s) == 2] or [1]
         layers = max(1, sum(len(s) == 2 for s in self.shapes.values()))
         if chain is not None:
-            return _chain_forward(*chain), max(widths), layers
+            return chain_forward(*chain), max(widths), layers
         self.model = copy.deepcopy(self.model).to(self.device)  # functional_call runs this copy
         return self._vmap_forward, max(widths), layers
 
     def _pick_prepare(self) -> Prepare:
-        if self.forward is _line_forward:
-            return _line_prepare
-        chain = _chain(self.model, self.device, self.dtype)
-        return None if chain is None else _chain_prepare(*chain)
+        if self.forward is line_forward:
+            return line_prepare
+        chain = chain_ops(self.model, self.device, self.dtype)
+        return None if chain is None else chain_prepare(*chain)
 
     def _vmap_forward(self, p: dict[str, Tensor], x: Tensor, into: object = None) -> Tensor:
         return vmap(lambda q: functional_call(self.model, q, (x,)))(p)

@@ -646,7 +646,14 @@ class Player {
     this.kick();
   }
 
+  // data-part (the part shown in slow motion, 0 outside it) follows each change at once, not at
+  // the next frame's draw.
+  markPart() {
+    this.root.setAttribute("data-part", this.slow ? String(this.part + 1) : "0");
+  }
+
   kick(ms = 0) {
+    this.markPart();
     this.liveUntil = Math.max(this.liveUntil, performance.now() + ms);
     if (!this.raf) this.raf = requestAnimationFrame(this.tick);
   }
@@ -726,7 +733,7 @@ class Player {
       said = "No parts for this step: step on to an update that has them.";
     }
     if (this.partText.textContent !== said) this.partText.textContent = said;
-    this.root.setAttribute("data-part", this.slow ? String(this.part + 1) : "0");
+    this.markPart();
     const parts = [];
     for (const r of d.runs) {
       for (const e of r.extras) {
