@@ -252,7 +252,9 @@ def test_training_grows_live_in_the_same_player(page, app_url):
     """Each live redraw mounts a new instance; the player (its DOM) moves into it, growing."""
     page.goto(app_url + "/")
     settle(page)
-    page.goto(f"{app_url}/training?steps=5000")
+    # an MLP's 5000 steps outlast the first redraws (the line's can end before the player is
+    # first seen, leaving nothing to grow)
+    page.goto(f"{app_url}/training?data=moons&model=mlp&width=32&steps=5000")
     settle(page)
     main = page.get_by_test_id("stMainBlockContainer")
     main.get_by_role("button", name="Start", exact=True).click()
