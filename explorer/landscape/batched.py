@@ -71,30 +71,23 @@ class BatchedLoss:
             [tuple(shape) for shape in self.shapes.values()],
         )
         self.n_params = sum(p.numel() for p in model.parameters())
-        self.forward, self.width, self.layers = self._pick_forward()
-        self._prepare = self._pick_prepare()
+        self.forward, self._prepare, self.width, self.layers = self._pick_forward()
         # loss path, from the loss itself: one "none" call over the grid and a mean, or vmap
         self.broadcast = bool(self.obj.mean_of_elements)
         self._loss = self._bind_loss()
         self._into: dict[int, Tensor] = {}  # activation buffers for calls without autograd
 
-    def _pick_forward(self) -> tuple[Forward, int, int]:
-        """(forward, widest activation, number of layers) for this model."""
+    def _pick_forward(self) -> tuple[Forward, Prepare, int, int]:
+        """(forward, its prepared form or None, widest activation, number of layers)."""
         if isinstance(self.model, Line):
-            return line_forward, 1, 1
+            return line_forward, line_prepare, 1, 1
         chain = chain_ops(self.model, self.device, self.dtype)
         widths = [s[0] for s in self.shapes.values() if len(s) == 2] or [1]
         layers = max(1, sum(len(s) == 2 for s in self.shapes.values()))
         if chain is not None:
-            return chain_forward(*chain), max(widths), layers
+            return chain_forward(*chain), chain_prepare(*chain), max(widths), layers
         self.model = copy.deepcopy(self.model).to(self.device)  # functional_call runs this copy
-        return self._vmap_forward, max(widths), layers
-
-    def _pick_prepare(self) -> Prepare:
-        if self.forward is line_forward:
-            return line_prepare
-        chain = chain_ops(self.model, self.device, self.dtype)
-        return None if chain is None else chain_prepare(*chain)
+        return self._vmap_forward, None, max(widths), layers
 
     def _vmap_forward(self, p: dict[str, Tensor], x: Tensor, into: object = None) -> Tensor:
         return vmap(lambda q: functional_call(self.model, q, (x,)))(p)

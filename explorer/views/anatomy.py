@@ -86,6 +86,15 @@ def anatomy_extras(
     return tuple(extras)
 
 
+def panel_extras(panel, found: Mapping[int, Anatomy]) -> tuple[Extra, ...]:
+    """The extras of the anatomy `found` on a Landscape panel's plane (its projected path's
+    steps, its surface's directions); (): no path or nothing found."""
+    if not found or panel.projection is None:
+        return ()
+    to_plane = along_directions(panel.surface.directions)
+    return anatomy_extras(panel.projection.step, found, to_plane)
+
+
 def _vector(name, moves, to_plane: ToPlane, color: str, tail: str, index: int) -> Extra:
     rows = np.isfinite(moves).all(axis=1)
     plane = np.full((len(moves), 2), np.nan)

@@ -218,7 +218,7 @@ def landscape_view(config: ViewConfig, records=None) -> LandscapeView:
         device_note=note,
         fell_back=cfg.device not in ("auto", device.type),
         stop=stop,
-        anatomy=_anatomy(panels[0], found),
+        anatomy=anatomy.panel_extras(panels[0], found),
     )
 
 
@@ -272,14 +272,6 @@ def _trajectory(config: ViewConfig, problem: Problem, records) -> tuple[list, st
     return keep, stop, found
 
 
-def _anatomy(panel: Panel, found: dict) -> tuple:
-    """The extras of the anatomy `found` on panel's plane ((): no path or nothing found)."""
-    if not found or panel.projection is None:
-        return ()
-    to_plane = anatomy.along_directions(panel.surface.directions)
-    return anatomy.anatomy_extras(panel.projection.step, found, to_plane)
-
-
 def restart_view(config: ViewConfig, base: LandscapeView) -> LandscapeView:
     """base (the view of config without its start) with the quick run started at config.start
     on base's plane instead: the surfaces stay, the path, projections and slice are new.
@@ -312,7 +304,7 @@ def restart_view(config: ViewConfig, base: LandscapeView) -> LandscapeView:
         records=tuple(records),
         slice=make_slice(model, losses, records, surface),
         stop=stop,
-        anatomy=_anatomy(panels[0], found),
+        anatomy=anatomy.panel_extras(panels[0], found),
     )
 
 
