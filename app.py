@@ -1,5 +1,7 @@
 """Loss Landscape Explorer: entry point: navigation, the shared sidebar, and the home page."""
 
+from pathlib import Path
+
 import streamlit as st
 from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -10,6 +12,7 @@ from app_pages.widgets.tour import tour_bar, tour_list
 from explorer import allocator, budget, devices
 from explorer.devices import DEVICES
 
+PAGE_CSS = Path(__file__).resolve().parent / "app_pages" / "page.css"  # rules for every page
 allocator.configure()  # glibc malloc settings, before any large allocation (once a process)
 
 PAGES = {
@@ -76,6 +79,7 @@ NAV = {title: st.Page(path, title=title, icon=icon) for title, (path, icon, _) i
 st.set_page_config(
     page_title="Loss Landscape Explorer", page_icon=":material/landscape:", layout="wide"
 )
+st.html(PAGE_CSS)  # a style sheet alone: Streamlit adds it to its event container (no space)
 page = st.navigation(
     [st.Page(home, title="Home", icon=":material/home:", default=True), *NAV.values()]
 )

@@ -53,10 +53,14 @@ def _start(fields: tuple) -> tuple[float, float] | None:
     return saved["at"] if saved and saved["fields"] == fields else None
 
 
-@st.fragment
 def landscape_section(fields: tuple, run_key: str, view: views.LandscapeView, log: bool) -> None:
     """The player of the view built from `fields` (the page's cached view is `view`)."""
-    st.subheader("Player")
+    st.subheader("Player")  # outside the fragment: a click's rerun sends the browser less to draw
+    _landscape_player(fields, run_key, view, log)
+
+
+@st.fragment
+def _landscape_player(fields: tuple, run_key: str, view: views.LandscapeView, log: bool) -> None:
     options = [STEPS, *(name for name, _ in dict(fields)["loss_params"])]  # the loss's parameters
     left, right = st.columns([1, 3], vertical_alignment="bottom")
     frames = left.selectbox(
@@ -67,11 +71,11 @@ def landscape_section(fields: tuple, run_key: str, view: views.LandscapeView, lo
         "its largest (the surface and its −∇L arrows at each value)",
     )
     start = _start(fields)
-    if start is not None:
-        view = restarted(fields, run_key, start, view)
+    if start is not None:  # the button first: the browser draws it while the run trains
         right.button(
             "Start from the initial parameters", on_click=st.session_state.pop, args=(START,)
         )
+        view = restarted(fields, run_key, start, view)
     extras = view.anatomy if frames == STEPS else ()  # read while its quick run trained
     data = pv.landscape_player(view, log=log, extras=extras)
     if frames != STEPS:

@@ -168,10 +168,21 @@ def test_home_links_every_page(page, app_url):
     screenshot(page, "00-home")
 
 
+# How each Plotly chart of the page is skipped off screen (app_pages/page.css, on every page).
+CHART_VISIBILITY_JS = """() => [...document.querySelectorAll("[data-testid='stPlotlyChart']")]
+  .map((e) => getComputedStyle(e).contentVisibility)"""
+
+
+def assert_charts_skipped_off_screen(page, when: str) -> None:
+    found = page.evaluate(CHART_VISIBILITY_JS)
+    assert found and set(found) == {"auto"}, f"{when}: content-visibility {found}"
+
+
 @pytest.mark.parametrize("case", [c for c in PAGES if c.path], ids=lambda c: c.path)
 def test_page(page, app_url, case):
     shown = open_page(page, app_url, case)
     assert_clean(page, f"on opening /{case.path}")
+    assert_charts_skipped_off_screen(page, f"on opening /{case.path}")
     assert sum(f["drawn"] for f in shown) >= case.charts, shown
     assert all(f["drawn"] for f in shown), f"a chart did not draw: {shown}"
     name = f"{[c.path for c in PAGES].index(case.path):02d}-{case.path}"
@@ -205,6 +216,7 @@ def test_page(page, app_url, case):
         assert curve_points(page, case.curve) > before + 1
         assert_clean(page, "after a training run")
     if case.changes or case.train:
+        assert_charts_skipped_off_screen(page, f"after the changes on /{case.path}")
         screenshot(page, f"{name}-after")
 
 

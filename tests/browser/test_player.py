@@ -20,6 +20,7 @@ from tests.browser.player_probe import (
 from tests.browser.test_pages_browser import (
     WAIT_MS,
     Widget,
+    assert_charts_skipped_off_screen,
     assert_clean,
     operate,
     screenshot,
@@ -118,6 +119,7 @@ def test_click_restarts_the_run_there(page, app_url):
     assert int(page.locator(PLAYER).get_attribute("data-steps")) == STEPS + 1
     note = page.locator(f"{PLAYER} .lle-note").text_content()
     assert not note.startswith("Starting at"), f"the click's note outlived its run: {note!r}"
+    assert_charts_skipped_off_screen(page, "after the clicks' reruns of the player alone")
     assert_clean(page, "after clicks on the plane")
 
 
