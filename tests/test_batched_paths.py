@@ -234,3 +234,75 @@ def test_chunks_written_into_one_theta_buffer_equal_a_per_point_loop(build, chun
             nn.utils.vector_to_parameters(centre + c @ dirs, loop.parameters())
             want.append(float(obj(loop)))
     np.testing.assert_allclose(values.numpy(), want, **TIGHT)
+
+
+@pytest.mark.parametrize(
+    ("loss", "broadcast"), [("mse", True), ("huber", True), ("bce_logits", True), ("mse", False)]
+)
+def test_a_loss_written_into_its_place_equals_a_fresh_one(loss, broadcast):
+    """BatchedLoss(θ, into) writes L into `into` (a mean with out=) and returns it; the values
+    equal a call that allocates, and a per-point loop; a vmap-path loss (no "none" form) gives
+    a fresh tensor, which the chunked loop copies into place."""
+    torch.manual_seed(1)
+    task = "binary" if loss == "bce_logits" else "regression"
+    model = make_model("mlp", in_dim=2 if task == "binary" else 1, out_dim=1, hidden=(4,))
+    model = model.double()
+    data = make_dataset(DATA_FOR_TASK[task], n=30)
+    obj = objective(data, get_loss(loss)).to("cpu", torch.float64)
+    obj = replace(obj, mean_of_elements=broadcast)  # False: the loss's "mean" under vmap
+    f = BatchedLoss(model, obj)
+    assert f.broadcast is broadcast
+    centre = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    theta = centre + 0.3 * torch.randn(7, centre.numel(), dtype=torch.float64)
+    into = torch.full((7,), float("nan"), dtype=torch.float64)
+    with torch.no_grad():
+        fresh = f(theta)
+        got = f(theta, into)
+    assert got is into if broadcast else got is not into
+    np.testing.assert_allclose(got.numpy(), fresh.numpy(), **TIGHT)
+    loop = copy.deepcopy(model)
+    want = []
+    with torch.no_grad():
+        for row in theta:
+            nn.utils.vector_to_parameters(row, loop.parameters())
+            want.append(float(obj(loop)))
+    np.testing.assert_allclose(got.numpy(), want, **TIGHT)
+
+
+def test_losses_at_no_points_is_empty_and_chunks_fill_every_place():
+    """losses_at over 0 points gives an empty tensor; over points in uneven chunks, every value
+    (none left unwritten) equals the one-chunk result."""
+    from explorer.landscape.batched import losses_at
+
+    torch.manual_seed(2)
+    model = make_model("mlp", in_dim=2, out_dim=1, hidden=(5,)).double()
+    obj = objective(make_dataset("moons", n=20), get_loss("mse")).to("cpu", torch.float64)
+    centre = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    assert losses_at(model, obj, centre.new_empty(0, centre.numel())).shape == (0,)
+    thetas = centre + 0.2 * torch.randn(11, centre.numel(), dtype=torch.float64)
+    whole = losses_at(model, obj, thetas, chunk=11)
+    for chunk in (1, 3, 4, 10):
+        np.testing.assert_allclose(losses_at(model, obj, thetas, chunk=chunk), whole, **TIGHT)
+
+
+def test_the_chunk_calibration_picks_one_of_its_sizes_once_a_workload(monkeypatch):
+    """cache_points times each candidate chunk size on the plane path and keeps the choice
+    for the workload: a second evaluator of the same workload does not time again."""
+    from explorer.landscape import batched
+
+    model = make_model("mlp", in_dim=2, out_dim=1, hidden=(8,))
+    obj = objective(make_dataset("moons", n=64), get_loss("mse"))
+    calls = []
+    timed = batched.timings
+
+    def counting(runs, rounds):
+        calls.append(sorted(runs))
+        return timed(runs, rounds=rounds)
+
+    monkeypatch.setattr(batched, "timings", counting)
+    monkeypatch.setattr(batched, "_CACHE_CHOICE", {})
+    first = BatchedLoss(model, obj).cache_points()
+    acts = 64 * 8
+    sizes = sorted({max(1, e // acts) for e in batched.CACHE_ELEMS})
+    assert calls == [sizes] and first in sizes
+    assert BatchedLoss(model, obj).cache_points() == first and len(calls) == 1

@@ -16,7 +16,8 @@ leaves the cache), and which size wins depends on the CPU and the model.
 """
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import torch
@@ -45,7 +46,9 @@ DEFAULT_BUDGET_MIB = 256
 CACHE_ELEMS = tuple(1 << k for k in range(16, 21))
 _CACHE_CHOICE: dict[tuple[Any, ...], int] = {}  # workload -> grid points a chunk
 CHUNK_ROUNDS = 5  # rounds of the chunk-size calibration (each a pass over ≤ 2^21 activations)
-CHUNK_SLACK = 0.05  # the largest chunk within 5% of the fastest: fewer chunks, less overhead
+CHUNK_SLACK = 0.02  # the largest chunk within 2% of the fastest (a gradient pass costs more a
+# chunk); at 5% the line model took 4x larger chunks than its fastest, 1.2x slower on 201²
+CALIBRATION_CHUNKS = 4  # the calibration's points: this many of its largest chunks
 
 
 class BatchedLoss:
@@ -92,17 +95,18 @@ class BatchedLoss:
     def _vmap_forward(self, p: dict[str, Tensor], x: Tensor, into: object = None) -> Tensor:
         return vmap(lambda q: functional_call(self.model, q, (x,)))(p)
 
-    def _bind_loss(self) -> Callable[[Tensor], Tensor]:
-        """outputs (g, N[, K]) → L (g,), the loss's link, target, weights and parameters bound."""
+    def _bind_loss(self) -> Callable[..., Tensor]:
+        """(outputs (g, N[, K]), into=None) → L (g,), the loss's link, target, weights and
+        parameters bound; L is written into `into` (g,) when given and of L's dtype."""
         obj = self.obj
         keywords: dict[str, Any] = dict(obj.params)
         if obj.weights is not None:
             keywords["weights"] = obj.weights
         fn, link, target = obj.fn, LINKS[obj.link], obj.target
         if not self.broadcast:
-            return lambda out: _vmapped(obj.of_output, out)
+            return lambda out, into=None: _vmapped(obj.of_output, out)
 
-        def loss(out: Tensor) -> Tensor:  # mean("none") is the loss's "mean": one call a chunk
+        def loss(out: Tensor, into: Tensor | None = None) -> Tensor:  # mean("none") is its "mean"
             rows = fn(link(out), target, reduction="none", **keywords)
             if rows.dim() != 2 or rows.shape != out.shape[:2]:
                 raise ValueError(
@@ -110,6 +114,8 @@ class BatchedLoss:
                     f"{tuple(rows.shape)} for outputs {tuple(out.shape)}; its 'none' must keep "
                     "leading grid dimensions (or its spec must say mean_of_elements=False)"
                 )
+            if into is not None and into.dtype == rows.dtype:
+                return torch.mean(rows, -1, out=into)
             return rows.mean(-1)
 
         return loss
@@ -129,32 +135,39 @@ class BatchedLoss:
         """Model outputs (g, N[, K]) at each row of theta."""
         return self.forward(self.unflatten(theta), self.obj.x)
 
-    def __call__(self, theta: Tensor) -> Tensor:
+    def outputs_into(self, theta: Tensor) -> Tensor:
+        """outputs(theta), into the activation buffers when autograd is off."""
         into = None if torch.is_grad_enabled() else self._into
-        return self._loss(self.forward(self.unflatten(theta), self.obj.x, into))
+        return self.forward(self.unflatten(theta), self.obj.x, into)
 
-    def prepared(self, theta: Tensor) -> Callable[[], Tensor]:
-        """run() -> L (g,) at the rows of theta (g, P) as they are when it runs, without
-        autograd: for a loop that writes each chunk's θ into the same buffer, the views,
-        transposes and activation buffers are settled once, here, not once a chunk."""
+    def __call__(self, theta: Tensor, into: Tensor | None = None) -> Tensor:
+        """L (g,) at each row of theta (g, P), written into `into` (g,) when it can be."""
+        return self._loss(self.outputs_into(theta), into)
+
+    def prepared(self, theta: Tensor) -> Callable[..., Tensor]:
+        """run(into=None) -> L (g,) at the rows of theta (g, P) as they are when it runs,
+        without autograd, written into `into` when it can be: for a loop that writes each
+        chunk's θ into the same buffer, the views, transposes and activation buffers are
+        settled once, here, not once a chunk."""
         if self._prepare is None:
-            return lambda: self(theta)
+            return partial(self, theta)
         outputs = self._prepare(self.unflatten(theta), self.obj.x, self._into)
-        return lambda: self._loss(outputs())
+        return lambda into=None: self._loss(outputs(), into)
 
-    def plane(self, centre: Tensor, dirs: Tensor, size: int) -> Callable[[Tensor], Tensor]:
-        """run(c) -> L (g,) at centre + c·dirs for chunks c (g ≤ size, k) of plane coordinates,
-        without autograd: θ goes into one buffer that a prepared run reads. (A line's outputs
+    def plane(self, centre: Tensor, dirs: Tensor, size: int) -> Callable[..., Tensor]:
+        """run(c, into=None) -> L (g,) at centre + c·dirs for chunks c (g ≤ size, k) of plane
+        coordinates, without autograd (L written into `into` when it can be): θ goes into one
+        buffer that a prepared run reads. (A line's outputs
         are linear in θ, but ŷ = centre·Φ + c·(dirs·Φ) measured 3.5x slower a chunk than θ and
         the rank-1 ŷ = b + w·x: a GEMM with inner size 2 takes a slow path on the CPU.)"""
         buffer = centre.new_empty(size, self.n_params)
         bound = {size: self.prepared(buffer)}  # reads the buffer as each chunk leaves it
 
-        def run(c: Tensor) -> Tensor:
+        def run(c: Tensor, into: Tensor | None = None) -> Tensor:
             if len(c) not in bound:  # the last, shorter chunk
                 bound[len(c)] = self.prepared(buffer[: len(c)])
             torch.addmm(centre, c, dirs, out=buffer[: len(c)])
-            return bound[len(c)]()
+            return bound[len(c)](into)
 
         return run
 
@@ -174,11 +187,13 @@ class BatchedLoss:
 
     def cache_points(self) -> int:
         """Grid points a chunk on the CPU: of chunks holding CACHE_ELEMS activations, the size
-        that ran this evaluator fastest a point (the largest within CHUNK_SLACK of it: the loop
-        around each chunk costs too), timed (no gradients, best of CHUNK_ROUNDS, round-robin)
-        once a process for each model shape, data size, loss,
-        dtype and thread count, on two largest chunks' worth of points near the model's own
-        parameters (~0.1 s once, for the 2-32-32-1 MLP on 512 points)."""
+        that ran this evaluator's plane fastest a point (the largest within CHUNK_SLACK of it),
+        timed (best of CHUNK_ROUNDS, round-robin) once a process for each model shape, data
+        size, loss, dtype and thread count, on CALIBRATION_CHUNKS largest chunks' worth of
+        points on a plane near the model's own parameters (0.1-0.2 s once, for the 2-32-32-1
+        MLP on 512 points). Timed as the engine runs it (θ written into the prepared buffer):
+        on two chunks' worth of points the line model's 201² surface took a 2-4x larger chunk
+        than its fastest one half the time, 1.1-1.3x slower."""
         acts = self.obj.x.shape[0] * self.width
         sizes = sorted({max(1, elems // acts) for elems in CACHE_ELEMS})
         key: tuple[Any, ...] = (self.device.type, self.dtype, torch.get_num_threads())
@@ -187,11 +202,14 @@ class BatchedLoss:
         key += (self.broadcast, getattr(self.obj.fn, "__name__", type(self.obj.fn).__name__))
         if len(sizes) > 1 and key not in _CACHE_CHOICE:
             centre = torch.cat([p.detach().reshape(-1) for p in self.model.parameters()])
-            centre = centre.to(self.device)
             gen = torch.Generator().manual_seed(0)
-            noise = torch.randn(2 * sizes[-1], self.n_params, generator=gen, dtype=self.dtype)
-            rows = centre.to(self.dtype) + 0.1 * noise.to(self.device)
-            runs = {size: lambda size=size: [self(t) for t in rows.split(size)] for size in sizes}
+            dirs = 0.1 * torch.randn(2, self.n_params, generator=gen, dtype=self.dtype)
+            coefs = 2 * torch.rand(CALIBRATION_CHUNKS * sizes[-1], 2, generator=gen) - 1
+            centre, dirs, coefs = (self.cast(t) for t in (centre, dirs, coefs))
+            runs = {}
+            for size in sizes:
+                run = self.plane(centre, dirs, size)
+                runs[size] = lambda run=run, size=size: [run(c) for c in coefs.split(size)]
             times = timings(runs, rounds=CHUNK_ROUNDS)
             fast = min(times.values()) * (1 + CHUNK_SLACK)
             _CACHE_CHOICE.setdefault(key, max(size for size, t in times.items() if t <= fast))
@@ -235,12 +253,26 @@ def plane_losses(
         return values, grads
     with torch.no_grad():
         run = f.plane(at, along, min(size, len(coefs)))
-        for start in range(0, len(coefs), size):
-            checkpoint()  # the running unit of heavy work may end here (explorer.budget.Cut)
-            loss = run(coefs[start : start + size])
-            values = loss.new_empty(len(coefs)) if start == 0 else values
-            values[start : start + len(loss)] = loss
-    return values, None
+        return _chunked(run, coefs.split(size)), None
+
+
+def _chunked(run: Callable[..., Tensor], chunks: Sequence[Tensor]) -> Tensor:
+    """run(chunk, into) of every chunk, one after another, as one tensor: the first chunk's
+    loss sets its dtype; each later one is written into its place (a mean with out=, ~15 µs a
+    chunk less than a copy by index: ~2 ms of a 201² line surface's 25)."""
+    if not len(chunks[0]):  # no points (a split always gives one chunk)
+        return chunks[0].new_empty(0)
+    checkpoint()  # the running unit of heavy work may end here (explorer.budget.Cut)
+    loss = run(chunks[0])
+    values = loss.new_empty(sum(len(c) for c in chunks))
+    places = values.split(len(chunks[0]))
+    places[0].copy_(loss)
+    for c, place in zip(chunks[1:], places[1:], strict=True):
+        checkpoint()  # the running unit of heavy work may end here (explorer.budget.Cut)
+        loss = run(c, place)
+        if loss is not place:
+            place.copy_(loss)
+    return values
 
 
 def _vmapped(of_output: Callable[[Tensor], Tensor], out: Tensor) -> Tensor:
@@ -274,11 +306,5 @@ def losses_at(
     f = BatchedLoss(model, obj, device)
     rows = f.cast(thetas)
     size = f.chunk_size(budget_mib, len(rows), chunk)
-    values = torch.empty(0, dtype=f.dtype, device=f.device)  # made at the first chunk, as its loss
     with torch.no_grad():
-        for start in range(0, len(rows), size):
-            checkpoint()  # the running unit of heavy work may end here (explorer.budget.Cut)
-            loss = f(rows[start : start + size])
-            values = loss.new_empty(len(rows)) if start == 0 else values
-            values[start : start + size] = loss
-    return values
+        return _chunked(f, rows.split(size))
