@@ -1,6 +1,7 @@
 """Training page under budgets: "Run to the end" stops at its click's CPU budget and says so,
 Continue goes on from there; a race's total budget ends a live run for good."""
 
+import gc
 import re
 
 import pytest
@@ -64,18 +65,19 @@ def test_a_small_race_runs_to_the_end_within_one_click(monkeypatch):
 
 
 def test_a_live_run_ends_for_good_when_the_race_total_is_spent(monkeypatch):
-    monkeypatch.setattr(budgets, "RACE_S", 0.3)
+    monkeypatch.setattr(budgets, "RACE_S", 0.5)
     at = open_page("training", {**HEAVY, "every": "0.2"})
-    button(at, "Start").click().run()
+    gc.collect()  # in the full suite a collection of its large heap, in the run's thread, once
+    button(at, "Start").click().run()  # took a 0.3 s budget before the first step
     assert problems(at) == [] and not at.session_state["train.running"]
     (note,) = notes(at)
     match = re.fullmatch(
-        r"Stopped at step (\d+) of 5000: this race's total budget of 0\.3 s of CPU is spent\. "
+        r"Stopped at step (\d+) of 5000: this race's total budget of 0\.5 s of CPU is spent\. "
         r"Start a smaller race: fewer steps, runs or points\.",
         note,
     )
     assert match and 0 < int(match[1]) < 5000
     race = at.session_state["train.race"]
-    assert race.cut == "race" and race.spent_s == pytest.approx(0.3, abs=0.3)
+    assert race.cut == "race" and race.spent_s == pytest.approx(0.5, abs=0.3)
     assert "Continue" not in [b.label for b in at.button]
     assert at.session_state["last_run"]["config"].steps == 5000
