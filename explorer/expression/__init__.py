@@ -45,7 +45,8 @@ from explorer.losses.spec import (
     sample_weights,
 )
 
-from .build import CONSTANTS, FUNCTIONS, MIXED, REDUCERS, VARIABLES, Builder, Closure, Env, Kind
+from .build import CONSTANTS, FUNCTIONS, VARIABLES, Builder, Closure, Env
+from .kinds import MIXED, REDUCERS, Kind
 from .latex import to_latex
 from .parse import ExpressionError, fail, parse
 

@@ -1,8 +1,7 @@
 """Checked syntax tree → torch closures: the whitelist of names, functions and operators.
 
 Each allowed node becomes `closure(env) -> Tensor` over torch ops, plus its *kind*, which says
-how it depends on the samples: "const" (numbers only), "free" (parameters, no samples), "elem"
-(per element), "mean"/"sum" (a linear combination of means or of sums), "mixed" (anything else).
+how it depends on the samples (explorer.expression.kinds).
 """
 
 import ast
@@ -12,12 +11,13 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal, NoReturn
+from typing import Any, NoReturn
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .kinds import CONST, ELEM, FREE, MIXED, REDUCERS, SCALAR, Kind, join, linear, mixing, operands
 from .parse import fail
 
 MAX_CONSTANT, MAX_EXPONENT, MAX_PARAMS = 1e6, 10.0, 6
@@ -26,14 +26,6 @@ RESERVED = ("reduction", "weights", "self")  # the loss's own keyword arguments
 CONSTANTS = {"pi": math.pi, "e": math.e}
 NAME_RULE = re.compile(r"[a-z][a-z0-9_]{0,15}")
 NON_FINITE_NAMES = frozenset({"inf", "infinity", "infty", "nan"})  # in any case
-Kind = Literal["const", "free", "elem", "mean", "sum", "mixed"]
-CONST: Final = "const"
-FREE: Final = "free"
-ELEM: Final = "elem"
-MIXED: Final = "mixed"
-REDUCERS: Final = ("mean", "sum")
-_PER_ELEMENT: tuple[Kind, ...] = (CONST, FREE, ELEM)  # in order: a combination takes the last
-_SCALAR: tuple[Kind, ...] = (CONST, FREE)
 
 
 def _clamp(x: Tensor, lo: Tensor, hi: Tensor) -> Tensor:
@@ -114,40 +106,6 @@ Closure = Callable[[Env], Tensor]  # a built node: its value in an Env
 _STATIC = Env({}, torch.float64, torch.device("cpu"), per_element=False)
 
 
-def _join(*kinds: Kind) -> Kind:
-    """The kind of a non-linear combination: any mean/sum inside makes it mixed."""
-    if any(k not in _PER_ELEMENT for k in kinds):
-        return MIXED
-    return max(kinds, key=_PER_ELEMENT.index)
-
-
-def _linear(op: type[ast.operator], a: Kind, b: Kind) -> Kind:
-    """The kind of a op b for + - * /: means (sums) survive adding means (sums) and scaling.
-
-    mean(A) + k = mean(A + k), but sum(A) + k ≠ sum(A + k): only means absorb scalars.
-    """
-    if a in _PER_ELEMENT and b in _PER_ELEMENT:
-        return _join(a, b)
-    if op in (ast.Add, ast.Sub):
-        if a == b or (a == "mean" and b in _SCALAR) or (b == "mean" and a in _SCALAR):
-            return a if a in REDUCERS else b
-        return MIXED
-    if op is ast.Mult and (a in _SCALAR or b in _SCALAR):
-        return a if b in _SCALAR else b
-    return a if op is ast.Div and b in _SCALAR else MIXED
-
-
-def _operands(node: ast.expr) -> list[ast.expr]:
-    """The sub-expressions a node combines (none for a number or a name)."""
-    if isinstance(node, ast.BinOp):
-        return [node.left, node.right]
-    if isinstance(node, ast.UnaryOp):
-        return [node.operand]
-    if isinstance(node, ast.Compare):
-        return [node.left, *node.comparators]
-    return list(node.args) if isinstance(node, ast.Call) else []
-
-
 def _why_not_finite(node: ast.expr, values: list[float]) -> str:
     """Why node's value is NaN or infinite when the values of its operands are finite."""
     if isinstance(node, ast.BinOp) and len(values) == 2:
@@ -167,38 +125,6 @@ def _why_not_finite(node: ast.expr, values: list[float]) -> str:
         if name == "sqrt" and x < 0:
             return "takes the square root of a negative number"
     return "overflows the floating-point range"
-
-
-def _amount(kinds: list[Kind]) -> str:
-    """ "a mean", "a sum" or "a mean and a sum": the reductions among kinds."""
-    found = [k for k in REDUCERS if k in kinds]
-    return " and ".join(f"a {k}" for k in found) or "a mean or sum"
-
-
-def _mixing(node: ast.expr, kinds: list[Kind]) -> str:
-    """How node, whose operands are each per element or a linear combination of means (sums),
-    mixes samples."""
-    what = _amount(kinds)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-        name = node.func.id
-        return f"takes the {name} of {what}" if name in REDUCERS else f"applies {name} to {what}"
-    if isinstance(node, ast.Compare):
-        return f"compares {what}"
-    if not isinstance(node, ast.BinOp) or len(kinds) != 2:
-        return f"puts {what} inside a non-linear term"
-    if isinstance(node.op, ast.Pow):
-        if kinds[0] in REDUCERS:
-            return f"raises {_amount(kinds[:1])} to a power"
-        return f"has {_amount(kinds[1:])} in its exponent"
-    if ELEM in kinds:
-        return f"combines per-element values with {what}"
-    if isinstance(node.op, ast.Add | ast.Sub):
-        if all(k in REDUCERS for k in kinds):
-            return "adds a mean and a sum"
-        return "adds a number to a sum (sum(A) + k is not sum(A + k))"
-    if isinstance(node.op, ast.Div) and kinds[1] in REDUCERS:
-        return f"divides by {_amount(kinds[1:])}"
-    return f"multiplies {_amount(kinds[:1])} by {_amount(kinds[1:])}"
 
 
 def _constant(value: float) -> Closure:
@@ -244,8 +170,8 @@ class Builder:
         closure, kind = method(node) if method else self._refuse(node)
         self._kinds[id(node)] = kind
         if kind == MIXED and not self.mixing:  # built bottom-up: the innermost mixing part
-            kinds = [self._kinds.get(id(c), ELEM) for c in _operands(node)]
-            self.mixing = f"`{self.source(node)}` {_mixing(node, kinds)}"
+            kinds = [self._kinds.get(id(c), ELEM) for c in operands(node)]
+            self.mixing = f"`{self.source(node)}` {mixing(node, kinds)}"
         return closure, kind
 
     def _static(self, node: ast.expr) -> float:
@@ -255,7 +181,7 @@ class Builder:
     def _not_finite(self, node: ast.expr) -> tuple[ast.expr, str]:
         """The innermost part of a non-finite constant whose operands are finite, and why it is not."""
         while True:
-            parts = _operands(node)
+            parts = operands(node)
             values = [self._static(c) for c in parts]
             bad = [c for c, v in zip(parts, values, strict=True) if not math.isfinite(v)]
             if not bad:
@@ -345,7 +271,7 @@ class Builder:
             if not abs(p) <= MAX_EXPONENT:
                 fail(f"exponent {p:.6g} after `**` is too large (|p| ≤ {MAX_EXPONENT:g})", col)
         fn = _ARITHMETIC[op]
-        kind = _join(a, b) if op is ast.Pow else _linear(op, a, b)
+        kind = join(a, b) if op is ast.Pow else linear(op, a, b)
         return (lambda env: fn(left(env), right(env))), kind
 
     def _compare(self, node: ast.Compare) -> tuple[Closure, Kind]:
@@ -361,7 +287,7 @@ class Builder:
             masks = [test(a(env), b(env)).to(env.dtype) for test, a, b in tests]
             return math.prod(masks[1:], start=masks[0])
 
-        return compare, _join(*(k for _, k in built))
+        return compare, join(*(k for _, k in built))
 
     def _call(self, node: ast.Call) -> tuple[Closure, Kind]:
         name = self._function_name(node)
@@ -377,9 +303,9 @@ class Builder:
         if name in REDUCERS:  # of a scalar it is the scalar itself
             ((inner, kind),) = built
             reducer: Kind = "mean" if name == "mean" else "sum"
-            kind = reducer if kind == ELEM else kind if kind in _SCALAR else MIXED
+            kind = reducer if kind == ELEM else kind if kind in SCALAR else MIXED
             return (lambda env: inner(env) if env.per_element else fn(inner(env))), kind
-        return (lambda env: fn(*[a(env) for a in args])), _join(*(k for _, k in built))
+        return (lambda env: fn(*[a(env) for a in args])), join(*(k for _, k in built))
 
     def _function_name(self, node: ast.Call) -> str:
         func, col = node.func, self.col(node)

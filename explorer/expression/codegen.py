@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import torch
 
 from . import CompiledLoss, compile_loss
-from .build import FUNCTIONS, MIXED, REDUCERS, Builder, Env
+from .build import FUNCTIONS, Builder, Env
+from .kinds import MIXED, REDUCERS
 
 CLASS_NAME = re.compile(r"[A-Z][A-Za-z0-9]{0,63}")
 _STATIC = Env({}, torch.float64, torch.device("cpu"), per_element=False)
