@@ -18,6 +18,7 @@ from explorer.training import TrainConfig, build
 from explorer.views import anatomy as va
 from explorer.views import player as pv
 from explorer.views import player_wire as wire
+from explorer.views import sweeps
 from explorer.views.landscape import ViewConfig, landscape_view, restart_view
 
 SMALL = dict(points=11, train_steps=30)
@@ -151,7 +152,7 @@ def test_restart_keeps_the_plane_and_starts_at_the_point(view):
 def test_sweep_frames_are_the_loss_at_each_parameter_value():
     cfg = ViewConfig(**SMALL, loss="soft_threshold")
     base = landscape_view(cfg)
-    sweep = pv.landscape_sweep(cfg, base, "k", frames=6)
+    sweep = sweeps.landscape_sweep(cfg, base, "k", frames=6)
     assert sweep.values[0] == 0.5 and sweep.values[-1] == pytest.approx(100)
     assert np.allclose(np.diff(np.log(sweep.values)), np.log(200) / 5)  # geometric: 0.5 … 100
     s = base.panels[0].surface
@@ -167,12 +168,12 @@ def test_sweep_frames_are_the_loss_at_each_parameter_value():
     down = loss_at(cfg, s.theta(s.alpha[i] - h, s.beta[j]), {"k": k, "t": 1.0})
     assert sweep.u[5, i, j] == pytest.approx(-(up - down) / (2 * h), rel=2e-2, abs=1e-3)
     with pytest.raises(ValueError, match="no parameter"):
-        pv.landscape_sweep(cfg, base, "gamma")
+        sweeps.landscape_sweep(cfg, base, "gamma")
 
 
 def test_sweep_values_spacing():
-    assert pv.sweep_values(0.0, 5.0, 6).tolist() == [0, 1, 2, 3, 4, 5]
-    geo = pv.sweep_values(0.5, 100.0, 3)
+    assert sweeps.sweep_values(0.0, 5.0, 6).tolist() == [0, 1, 2, 3, 4, 5]
+    geo = sweeps.sweep_values(0.5, 100.0, 3)
     assert geo[1] == pytest.approx(math.sqrt(50))
 
 

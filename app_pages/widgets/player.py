@@ -19,6 +19,7 @@ from explorer.views import anatomy as va
 from explorer.views import landscape as views
 from explorer.views import player as pv
 from explorer.views import player_wire as wire
+from explorer.views import sweeps
 
 START = "landscape.start"
 STEPS = "training steps"
@@ -35,7 +36,7 @@ def restarted(fields: tuple, run_key: str, start: tuple, _base: views.LandscapeV
 @memo(max_entries=16, show_spinner="Computing the surfaces of the sweep…")
 def swept(fields: tuple, run_key: str, param: str, log: bool, _view: views.LandscapeView):
     """The main loss on the view's plane over the range of its parameter `param`."""
-    return pv.landscape_sweep(views.ViewConfig(**dict(fields)), _view, param, log=log)
+    return sweeps.landscape_sweep(views.ViewConfig(**dict(fields)), _view, param, log=log)
 
 
 @memo(max_entries=16, show_spinner=False)
@@ -97,7 +98,7 @@ def _landscape_player(fields: tuple, run_key: str, view: views.LandscapeView, lo
 
 @memo(max_entries=16, show_spinner=False)
 def _pair(pair: str, t: float) -> pv.Player:
-    return pv.pair_player(pair, t=t)
+    return sweeps.pair_player(pair, t=t)
 
 
 def pair_section(pair: str, t: float) -> None:
