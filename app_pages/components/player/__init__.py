@@ -33,10 +33,11 @@ the browser tests. A sweep over a loss parameter must change the surfaces themse
 Plotly restyles them at the rate they redraw (the arrows, on a canvas, follow every frame).
 
 Other figures (same bench): Step forward 28 ms to the next drawn frame (two animation frames);
-a click on the plane to the new path drawn 145–245 ms (medians 171 ms for a 100-step run, 230 ms
-for 300 steps). That is a rerun of the player's fragment alone: the click reaches the server in
-~35 ms, the new run from the clicked point takes 55–140 ms, and the browser needs ~25 ms to hand
-the new data to the player. A Chromium trace showed the rest, Chromium re-layering the page's
+a click on the plane to the new path drawn 145–282 ms for the default 100-step run (medians of
+three bench runs 171–260 ms), 224–406 ms for a 300-step one (medians 230–290). That is a rerun of
+the player's fragment alone: the click reaches the server in ~35 ms, the new run from the
+clicked point takes 55–150 ms (training and reading its anatomy), and the browser needs ~25 ms
+to hand the new data to the player. A Chromium trace showed the rest, Chromium re-layering the page's
 other charts in every frame (25 ms each): app_pages/page.css skips them off screen. The page's
 Log toggle and Resolution change, for comparison, 1.2–5 s until a chart changed.
 
