@@ -157,9 +157,9 @@ class BatchedLoss:
     def plane(self, centre: Tensor, dirs: Tensor, size: int) -> Callable[..., Tensor]:
         """run(c, into=None) -> L (g,) at centre + c·dirs for chunks c (g ≤ size, k) of plane
         coordinates, without autograd (L written into `into` when it can be): θ goes into one
-        buffer that a prepared run reads. (A line's outputs
-        are linear in θ, but ŷ = centre·Φ + c·(dirs·Φ) measured 3.5x slower a chunk than θ and
-        the rank-1 ŷ = b + w·x: a GEMM with inner size 2 takes a slow path on the CPU.)"""
+        buffer that a prepared run reads. (A line's outputs are linear in θ, but
+        ŷ = centre·Φ + c·(dirs·Φ) measured 3.5x slower a chunk than θ and the rank-1
+        ŷ = b + w·x: a GEMM with inner size 2 takes a slow path on the CPU.)"""
         buffer = centre.new_empty(size, self.n_params)
         bound = {size: self.prepared(buffer)}  # reads the buffer as each chunk leaves it
 
