@@ -10,20 +10,27 @@ random_plane's filter normalization fails on 0-d parameters).
 floor_ms: the fastest bare batched tensor work measured in this run. The bare work is the
 forward (fused batched matmuls, activations) and the squared error's mean, on per-point
 parameters prepared before the clock starts; it is timed with every candidate activation
-kernel (KERNELS) and every chunk size (CHUNK_ACTS activations a chunk), and floor_ms is the
-least of them, `floor_by` saying which. `explorer/floor` is explorer_ms / floor_ms; the note says
-which tanh kernel the engine measured fastest and used. The engine and the floor candidates are
-timed round-robin (best of `repeat` each), so load from other processes hits them alike.
+kernel (KERNELS), both forms (FORMS: new tensors for everything, or the matmuls into buffers
+kept from chunk to chunk, the squared error in place over the forward's output and each mean
+written into its place) and every chunk size (CHUNK_ACTS activations a chunk), and floor_ms
+is the least of them, `floor_by` saying which. `explorer/floor` is explorer_ms / floor_ms; the
+note says which tanh kernel the engine measured fastest and used. The engine and the floor
+candidates are timed round-robin (best of `repeat` each), so load from other processes hits
+them alike.
 
 The floor is chosen and then timed again: the least of a dozen noisy candidates' times is
 lower than any one of them runs (the winner's curse), so the fastest candidate of a first
 round-robin is timed, with the engine, in a second one, and floor_ms is that second time
-(`floor_first_ms` keeps the first). Run under the app's malloc settings (explorer.allocator).
+(`floor_first_ms` keeps the first), best of enough rounds (`rounds`) for FINAL_S of each, so
+that the cheap line case gets as many chances as the MLPs' longer runs; explorer_grad_ms is
+from the first round-robin. Run under the app's malloc settings (explorer.allocator).
 """
 
 import copy
+import math
 import time
 from collections.abc import Callable
+from itertools import product
 
 import torch
 import torch.nn.functional as F
@@ -55,6 +62,14 @@ KERNELS: dict[str, dict[str, Kernel | None]] = {  # case kind -> candidate activ
     },
     "line": {"addmm": None},  # no activation
 }
+# form -> (whether the matmuls write into buffers kept from chunk to chunk, (ŷ, y, place) -> the
+# mean squared error of each row): new tensors for everything, or everything in place
+FORMS: dict[str, tuple[bool, Callable[[Tensor, Tensor, Tensor], object]]] = {
+    "new tensors": (False, lambda out, y, place: ((out - y) ** 2).mean(-1)),
+    "in place": (True, lambda out, y, place: torch.mean(out.sub_(y).square_(), -1, out=place)),
+}
+FINAL_S = 0.5  # the second round-robin: rounds enough for this long of each
+MAX_ROUNDS = 40
 CHUNK_ACTS = tuple(1 << k for k in range(16, 21))  # activations a chunk: 64 Ki .. 1 Mi
 
 
@@ -113,38 +128,44 @@ def _loss_landscapes_ms(model, obj, surface, steps, repeat) -> float:
 
 
 def _floor_candidates(model, obj, thetas, kind) -> dict[str, Callable[[], None]]:
-    """name -> the bare batched work on prepared per-point parameters, one per kernel and chunk
-    size; chunk sizes that give the same number of points a chunk are timed once."""
+    """name -> the bare batched work on prepared per-point parameters, one per kernel, form
+    (FORMS) and chunk size; chunk sizes that give the same number of points a chunk are timed
+    once."""
     f = BatchedLoss(model, obj)
     rows = f.cast(thetas)
     x, y = f.obj.x, f.obj.target
-    per_point = x.shape[0] * (1 if kind == "line" else 32)  # activations a grid point
+    widths = (1,) if kind == "line" else (32, 32, 1)  # each matmul's outputs a data point
 
-    def line(p, act):
-        return ((torch.addmm(p["b"][:, None], p["w"][:, None], x.T) - y) ** 2).mean(-1)
+    def line(p, act, outs):
+        return torch.addmm(p["b"][:, None], p["w"][:, None], x.T, out=outs[0])
 
-    def mlp(p, act):
+    def mlp(p, act, outs):
         g = len(p["net.0.weight"])
-        h = act(
-            torch.baddbmm(p["net.0.bias"][:, None], x.expand(g, *x.shape), p["net.0.weight"].mT)
-        )
-        h = act(torch.baddbmm(p["net.2.bias"][:, None], h, p["net.2.weight"].mT))
-        out = torch.baddbmm(p["net.4.bias"][:, None], h, p["net.4.weight"].mT)[..., 0]
-        return ((out - y) ** 2).mean(-1)
+        h = x.expand(g, *x.shape)
+        h = act(torch.baddbmm(p["net.0.bias"][:, None], h, p["net.0.weight"].mT, out=outs[0]))
+        h = act(torch.baddbmm(p["net.2.bias"][:, None], h, p["net.2.weight"].mT, out=outs[1]))
+        return torch.baddbmm(p["net.4.bias"][:, None], h, p["net.4.weight"].mT, out=outs[2])[..., 0]
 
     bare = line if kind == "line" else mlp
+    per_point = x.shape[0] * widths[0]  # activations a grid point
     sizes = sorted({max(1, min(acts // per_point, len(rows))) for acts in CHUNK_ACTS})
     candidates = {}
-    for name, act in KERNELS[kind].items():
-        for size in sizes:
-            chunks = [f.unflatten(t) for t in rows.split(size)]
+    for (name, act), (form, (kept, loss)), size in product(
+        KERNELS[kind].items(), FORMS.items(), sizes
+    ):
+        chunks = [f.unflatten(t) for t in rows.split(size)]
+        places = torch.empty(len(rows), dtype=rows.dtype).split(size)
+        outs = [torch.empty(size, x.shape[0], w, dtype=rows.dtype) for w in widths]
+        if kind == "line":
+            outs = [o[..., 0] for o in outs]
+        chunk_outs = [[o[: len(place)] if kept else None for o in outs] for place in places]
 
-            def run(chunks=chunks, act=act):
-                with torch.no_grad():
-                    for p in chunks:
-                        bare(p, act)
+        def run(chunks=chunks, places=places, chunk_outs=chunk_outs, act=act, loss=loss):
+            with torch.no_grad():
+                for p, place, out in zip(chunks, places, chunk_outs, strict=True):
+                    loss(bare(p, act, out), y, place)
 
-            candidates[f"{name}, {size} pts/chunk"] = run
+        candidates[f"{name}, {form}, {size} pts/chunk"] = run
     return candidates
 
 
@@ -176,17 +197,20 @@ def _row(kind: str, steps: int, repeat: int) -> dict:
     }
     first = _round_robin({**engine, **floors}, repeat)
     floor_by = min(floors, key=first.__getitem__)
-    times = _round_robin({**engine, floor_by: floors[floor_by]}, repeat)  # chosen, timed again
+    # the chosen floor timed again with the engine's values, best of at least FINAL_S of rounds
+    rounds = max(repeat, min(MAX_ROUNDS, math.ceil(FINAL_S * 1e3 / first["explorer"])))
+    times = _round_robin({"explorer": engine["explorer"], floor_by: floors[floor_by]}, rounds)
     return {
         "case": label,
         "grid": f"{steps}×{steps}",
         "explorer_ms": times["explorer"],
-        "explorer_grad_ms": times["explorer_grad"],
+        "explorer_grad_ms": first["explorer_grad"],
         "loop_ms": loop_ms,
         "loss_landscapes_ms": _loss_landscapes_ms(model, obj, surface, steps, min(repeat, 2)),
         "floor_ms": times[floor_by],
         "floor_first_ms": first[floor_by],
         "floor_by": floor_by,
+        "rounds": rounds,
         "explorer/floor": f"{times['explorer'] / times[floor_by]:.2f}×",
         "note": "; ".join(notes),
     }

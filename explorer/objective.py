@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from explorer.data import Dataset
 from explorer.losses import LossSpec, encode_target
-from explorer.losses.spec import Link, LossFn, Reduction
+from explorer.losses.spec import InPlaceFn, Link, LossFn, Reduction
 
 LINKS: dict[Link, Callable[[Tensor], Tensor]] = {"identity": lambda t: t, "sigmoid": torch.sigmoid}
 
@@ -33,6 +33,9 @@ class Objective:
     # grid of outputs takes one "none" call and a mean over the data; False (the safe default for
     # a hand-built Objective) vmaps the "mean" reduction instead
     mean_of_elements: bool = False
+    # the LossSpec's in_place: fn's "none" values written over a scratch buffer of predictions
+    # (fn's own form: an Objective given another fn must be given its in_place, or None)
+    in_place: InPlaceFn | None = None
 
     def __post_init__(self) -> None:
         if self.link not in LINKS:
@@ -74,4 +77,5 @@ def objective(data: Dataset, spec: LossSpec, params: Mapping[str, Any] | None = 
         weights=data.weights if spec.per_sample_weights else None,
         params=spec.clamp(params),
         mean_of_elements=spec.mean_of_elements,
+        in_place=spec.in_place,
     )

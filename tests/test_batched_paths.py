@@ -157,7 +157,7 @@ def test_a_loss_whose_none_drops_the_grid_dimension_is_named():
     data = float64(make_dataset("sine", n=10))
     model = make_model("mlp", in_dim=1, out_dim=1, hidden=(3,)).double()
     scalar = lambda pred, target, reduction="mean", **_: ((pred - target) ** 2).mean()
-    obj = replace(objective(data, spec), fn=scalar)
+    obj = replace(objective(data, spec), fn=scalar, in_place=None)  # mse's in-place form is not its
     with pytest.raises(ValueError, match="mean_of_elements=True.*reduction='none'"):
         loss_surface(model, obj, SurfaceConfig(points=5), grad=False)
     fixed = replace(obj, mean_of_elements=False)  # the vmap path needs no per-element values
@@ -215,10 +215,10 @@ def test_gradient_field_equals_per_point_autograd(net):
 )
 @pytest.mark.parametrize("chunk", [1, 4, 7, 1000])
 def test_chunks_written_into_one_theta_buffer_equal_a_per_point_loop(build, chunk):
-    """plane_losses without gradients writes each chunk's θ into one buffer that a prepared run
-    reads (views and activation buffers settled once; the last chunk shorter): each value is
-    the model's own forward at that point (a chain with two activations in a row takes the
-    plain path)."""
+    """plane_losses without gradients makes θ a block of chunks at a time, which a prepared run
+    reads chunk by chunk (views settled once a block, activation buffers once a chunk length;
+    the last chunk shorter): each value is the model's own forward at that point (a chain with
+    two activations in a row included)."""
     torch.manual_seed(0)
     model = build().double()
     data = make_dataset("line" if isinstance(model, Line) else "moons", n=40)

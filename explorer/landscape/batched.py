@@ -2,10 +2,12 @@
 
 A chunk of g parameter vectors becomes ONE forward pass with a leading grid dimension:
 hand-batched matmuls for the app's models (line, Linear, Linear/activation chains: see
-explorer.landscape.forwards), and torch.func.vmap over functional_call for any other module. The loss is then one call on
-(g, N) predictions with reduction="none" and a mean over the data when the loss says that is its
-mean (Objective.mean_of_elements, from its LossSpec), else its "mean" reduction vmapped. There is
-never a Python loop over grid points, only over chunks.
+explorer.landscape.forwards), and torch.func.vmap over functional_call for any other module.
+The loss is then one call on (g, N) predictions with reduction="none" and a mean over the data
+when the loss says that is its mean (Objective.mean_of_elements, from its LossSpec), else its
+"mean" reduction vmapped; without autograd, over the engine's own output buffers, in the loss's
+in-place form where it has one (LossSpec.in_place). There is never a Python loop over grid
+points, only over chunks (and, without autograd, blocks of chunks that share one θ).
 
 Memory: a chunk holds about (2·layers + 4)·N·width activations per grid point (forward values
 plus what autograd saves) and 3·P parameter entries; chunks are sized to stay under
@@ -16,7 +18,7 @@ leaves the cache), and which size wins depends on the CPU and the model.
 """
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -49,6 +51,9 @@ CHUNK_ROUNDS = 5  # rounds of the chunk-size calibration (each a pass over ≤ 2
 CHUNK_SLACK = 0.02  # the largest chunk within 2% of the fastest (a gradient pass costs more a
 # chunk); at 5% the line model took 4x larger chunks than its fastest, 1.2x slower on 201²
 CALIBRATION_CHUNKS = 4  # the calibration's points: this many of its largest chunks
+# parameter entries of θ made at once without autograd (1 MiB of float32): a block of chunks
+# shares one θ and one set of views (the line's whole 201² grid is one block)
+THETA_BLOCK = 1 << 18
 
 
 class BatchedLoss:
@@ -74,20 +79,25 @@ class BatchedLoss:
             [tuple(shape) for shape in self.shapes.values()],
         )
         self.n_params = sum(p.numel() for p in model.parameters())
+        self._scratch = False  # whether the outputs without autograd are this call's own
         self.forward, self._prepare, self.width, self.layers = self._pick_forward()
         # loss path, from the loss itself: one "none" call over the grid and a mean, or vmap
         self.broadcast = bool(self.obj.mean_of_elements)
         self._loss = self._bind_loss()
+        self._loss_over = self._bind_loss_over()  # for outputs that may be overwritten
         self._into: dict[int, Tensor] = {}  # activation buffers for calls without autograd
 
     def _pick_forward(self) -> tuple[Forward, Prepare, int, int]:
         """(forward, its prepared form or None, widest activation, number of layers)."""
         if isinstance(self.model, Line):
+            self._scratch = True
             return line_forward, line_prepare, 1, 1
         chain = chain_ops(self.model, self.device, self.dtype)
         widths = [s[0] for s in self.shapes.values() if len(s) == 2] or [1]
         layers = max(1, sum(len(s) == 2 for s in self.shapes.values()))
         if chain is not None:
+            # outputs made by a matmul of this call, not a view of the data
+            self._scratch = any(kind == "linear" for kind, *_ in chain[0])
             return chain_forward(*chain), chain_prepare(*chain), max(widths), layers
         self.model = copy.deepcopy(self.model).to(self.device)  # functional_call runs this copy
         return self._vmap_forward, None, max(widths), layers
@@ -120,6 +130,27 @@ class BatchedLoss:
 
         return loss
 
+    def _bind_loss_over(self) -> Callable[..., Tensor]:
+        """The loss for outputs this evaluator made without autograd (its buffers, free to
+        overwrite): the loss's in-place form where it has one (LossSpec.in_place: no weights,
+        no parameters, no link) and the outputs are (g, N) against a target (N,); else the loss
+        itself. On the 201² line surface the functional r² made two (g, N) tensors a chunk,
+        ~25% of the engine's time."""
+        obj, loss, in_place = self.obj, self._loss, self.obj.in_place
+        if not (self.broadcast and self._scratch and in_place is not None):
+            return loss
+        if obj.weights is not None or obj.params or obj.link != "identity":
+            return loss
+        target, shape, dtype = obj.target, obj.target.shape, obj.target.dtype
+
+        def over(out: Tensor, into: Tensor | None = None) -> Tensor:
+            if out.shape[1:] != shape or out.dim() != 2 or out.dtype != dtype:
+                return loss(out, into)
+            rows = in_place(out, target)
+            return rows.mean(-1) if into is None else torch.mean(rows, -1, out=into)
+
+        return over
+
     def cast(self, t: ArrayLike | Tensor) -> Tensor:
         """Any array-like as a tensor in this evaluator's device and dtype."""
         return torch.as_tensor(t).to(self.device, self.dtype)
@@ -142,34 +173,34 @@ class BatchedLoss:
 
     def __call__(self, theta: Tensor, into: Tensor | None = None) -> Tensor:
         """L (g,) at each row of theta (g, P), written into `into` (g,) when it can be."""
-        return self._loss(self.outputs_into(theta), into)
+        if torch.is_grad_enabled():
+            return self._loss(self.outputs(theta), into)
+        return self._loss_over(self.outputs_into(theta), into)
 
     def prepared(self, theta: Tensor) -> Callable[..., Tensor]:
-        """run(into=None) -> L (g,) at the rows of theta (g, P) as they are when it runs,
-        without autograd, written into `into` when it can be: for a loop that writes each
-        chunk's θ into the same buffer, the views, transposes and activation buffers are
-        settled once, here, not once a chunk."""
+        """run(start, stop, into=None) -> L at rows start:stop of theta (G, P), without
+        autograd, written into `into` when it can be: the views and transposes of the block are
+        made once, here, and the activation buffers once a chunk length, not once a chunk."""
         if self._prepare is None:
-            return partial(self, theta)
+            return lambda start, stop, into=None: self(theta[start:stop], into)
         outputs = self._prepare(self.unflatten(theta), self.obj.x, self._into)
-        return lambda into=None: self._loss(outputs(), into)
+        loss = self._loss_over
+        return lambda start, stop, into=None: loss(outputs(start, stop), into)
 
-    def plane(self, centre: Tensor, dirs: Tensor, size: int) -> Callable[..., Tensor]:
-        """run(c, into=None) -> L (g,) at centre + c·dirs for chunks c (g ≤ size, k) of plane
-        coordinates, without autograd (L written into `into` when it can be): θ goes into one
-        buffer that a prepared run reads. (A line's outputs are linear in θ, but
-        ŷ = centre·Φ + c·(dirs·Φ) measured 3.5x slower a chunk than θ and the rank-1
-        ŷ = b + w·x: a GEMM with inner size 2 takes a slow path on the CPU.)"""
-        buffer = centre.new_empty(size, self.n_params)
-        bound = {size: self.prepared(buffer)}  # reads the buffer as each chunk leaves it
+    def plane_values(self, centre: Tensor, dirs: Tensor, coefs: Tensor, size: int) -> Tensor:
+        """L (G,) at centre + c·dirs for the rows c of coefs (G, k), without autograd, in chunks
+        of `size` points: θ is made a block of chunks at a time (THETA_BLOCK), by k addcmuls
+        (a GEMM of inner size k = 2 takes a slow path on the CPU: 1.5-3.5x the addcmuls)."""
+        theta = centre.new_empty(_block_rows(self.n_params, size, len(coefs)), self.n_params)
 
-        def run(c: Tensor, into: Tensor | None = None) -> Tensor:
-            if len(c) not in bound:  # the last, shorter chunk
-                bound[len(c)] = self.prepared(buffer[: len(c)])
-            torch.addmm(centre, c, dirs, out=buffer[: len(c)])
-            return bound[len(c)](into)
+        def rows(start: int, stop: int) -> Tensor:
+            out, c = theta[: stop - start], coefs[start:stop]
+            torch.addcmul(centre, c[:, :1], dirs[0], out=out)
+            for i in range(1, len(dirs)):
+                out.addcmul_(c[:, i : i + 1], dirs[i])
+            return out
 
-        return run
+        return _blockwise(self, rows, len(coefs), size)
 
     def chunk_size(self, budget_mib: float, total: int, chunk: int | None = None) -> int:
         """Grid points a chunk: `chunk` if given, else under the memory budget and cache-sized."""
@@ -191,8 +222,7 @@ class BatchedLoss:
         timed (best of CHUNK_ROUNDS, round-robin) once a process for each model shape, data
         size, loss, dtype and thread count, on CALIBRATION_CHUNKS largest chunks' worth of
         points on a plane near the model's own parameters (0.1-0.2 s once, for the 2-32-32-1
-        MLP on 512 points). Timed as the engine runs it (θ written into the prepared buffer):
-        on two chunks' worth of points the line model's 201² surface took a 2-4x larger chunk
+        MLP on 512 points). Timed as the engine runs it (plane_values): on two chunks' worth of points the line model's 201² surface took a 2-4x larger chunk
         than its fastest one half the time, 1.1-1.3x slower."""
         acts = self.obj.x.shape[0] * self.width
         sizes = sorted({max(1, elems // acts) for elems in CACHE_ELEMS})
@@ -206,10 +236,7 @@ class BatchedLoss:
             dirs = 0.1 * torch.randn(2, self.n_params, generator=gen, dtype=self.dtype)
             coefs = 2 * torch.rand(CALIBRATION_CHUNKS * sizes[-1], 2, generator=gen) - 1
             centre, dirs, coefs = (self.cast(t) for t in (centre, dirs, coefs))
-            runs = {}
-            for size in sizes:
-                run = self.plane(centre, dirs, size)
-                runs[size] = lambda run=run, size=size: [run(c) for c in coefs.split(size)]
+            runs = {size: partial(self.plane_values, centre, dirs, coefs, size) for size in sizes}
             times = timings(runs, rounds=CHUNK_ROUNDS)
             fast = min(times.values()) * (1 + CHUNK_SLACK)
             _CACHE_CHOICE.setdefault(key, max(size for size, t in times.items() if t <= fast))
@@ -238,7 +265,7 @@ def plane_losses(
     # The results go into buffers made once, not into lists of small per-chunk tensors: those
     # small blocks, kept between a chunk's large freed ones, fragmented the malloc heap, which
     # then grew by ~1 MB a chunk (~350 MB for one 101² surface) and kept it. Without gradients
-    # θ and the activations are written into buffers too, reused by every chunk.
+    # θ and the activations are written into buffers too, reused by every block and chunk.
     values = torch.empty(0, dtype=f.dtype, device=f.device)  # made at the first chunk, as its loss
     if grad:
         grads = torch.empty_like(coefs)
@@ -252,26 +279,39 @@ def plane_losses(
             values[start : start + len(c)] = loss.detach()
         return values, grads
     with torch.no_grad():
-        run = f.plane(at, along, min(size, len(coefs)))
-        return _chunked(run, coefs.split(size)), None
+        return f.plane_values(at, along, coefs, size), None
 
 
-def _chunked(run: Callable[..., Tensor], chunks: Sequence[Tensor]) -> Tensor:
-    """run(chunk, into) of every chunk, one after another, as one tensor: the first chunk's
-    loss sets its dtype; each later one is written into its place (a mean with out=, ~15 µs a
-    chunk less than a copy by index: ~2 ms of a 201² line surface's 25)."""
-    if not len(chunks[0]):  # no points (a split always gives one chunk)
-        return chunks[0].new_empty(0)
-    checkpoint()  # the running unit of heavy work may end here (explorer.budget.Cut)
-    loss = run(chunks[0])
-    values = loss.new_empty(sum(len(c) for c in chunks))
-    places = values.split(len(chunks[0]))
-    places[0].copy_(loss)
-    for c, place in zip(chunks[1:], places[1:], strict=True):
-        checkpoint()  # the running unit of heavy work may end here (explorer.budget.Cut)
-        loss = run(c, place)
-        if loss is not place:
-            place.copy_(loss)
+def _block_rows(n_params: int, size: int, total: int) -> int:
+    """Points a block: whole chunks of `size` holding about THETA_BLOCK parameter entries (at
+    least one chunk), no more than `total`."""
+    return max(1, min(total, max(size, THETA_BLOCK // n_params // size * size)))
+
+
+def _blockwise(f: BatchedLoss, rows: Callable[[int, int], Tensor], total: int, size: int) -> Tensor:
+    """L at `total` points without autograd, as one tensor: rows(start, stop) gives the θ
+    (stop − start, P) of a block of points, which f.prepared runs chunk by chunk. The first
+    chunk's loss sets the values' dtype; each later one is written into its place (a mean with
+    out=, ~15 µs a chunk less than a copy by index)."""
+    if not total:
+        return torch.empty(0, dtype=f.dtype, device=f.device)
+    block, values = _block_rows(f.n_params, size, total), None
+    for start in range(0, total, block):
+        stop = min(start + block, total)
+        run = f.prepared(rows(start, stop))
+        for lo in range(start, stop, size):
+            checkpoint()  # the running unit of heavy work may end here (explorer.budget.Cut)
+            hi = min(lo + size, stop)
+            if values is None:
+                loss = run(0, hi)
+                values = loss.new_empty(total)
+                values[:hi].copy_(loss)
+                continue
+            place = values[lo:hi]
+            loss = run(lo - start, hi - start, place)
+            if loss is not place:
+                place.copy_(loss)
+    assert values is not None
     return values
 
 
@@ -307,4 +347,4 @@ def losses_at(
     rows = f.cast(thetas)
     size = f.chunk_size(budget_mib, len(rows), chunk)
     with torch.no_grad():
-        return _chunked(f, rows.split(size))
+        return _blockwise(f, lambda start, stop: rows[start:stop], len(rows), size)

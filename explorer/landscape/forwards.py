@@ -2,14 +2,15 @@
 outputs (g, N[, K]) out, for the surface engine (explorer.landscape.batched).
 
 Line: one rank-1 GEMM. Linear/activation chains: batched matmuls (bmm/baddbmm) with the
-activations computed in place on each matmul's own output, tanh on the kernel measured fastest
-on this CPU (`explorer.landscape.kernels.tanh_kernel`). Each comes in two forms: `forward(p, x,
-into)`, one call a chunk, and `prepare(p, x, into)` -> run(), which settles the views,
-transposes and output buffers once for a loop that writes every chunk's θ into the same buffer.
+activations computed in place on each matmul's own output where they have an in-place form,
+tanh on the kernel measured fastest on this CPU (`explorer.landscape.kernels.tanh_kernel`).
+Each comes in two forms: `forward(p, x, into)`, one call a chunk, and `prepare(p, x, into)` ->
+run(start, stop) over a block of rows of parameters, which settles the views and transposes
+once a block and the output buffers once a chunk length, so that a chunk of the block costs its
+matmuls and activations only.
 """
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import torch
@@ -24,22 +25,29 @@ ELEMENTWISE += (nn.LeakyReLU, nn.ELU, nn.Softplus, nn.Identity, Step)
 # ("act", the activation, its in-place form)
 Op = tuple[str, Any, Any]
 Forward = Callable[..., Tensor]  # (batched parameters, x, buffers or None) -> outputs
-# (batched parameters, x, buffers) -> run() -> outputs, or None where a model has no prepared form
-Prepare = Callable[[dict[str, Tensor], Tensor, dict[int, Tensor]], Callable[[], Tensor]] | None
+# (batched parameters of a block of rows, x, buffers) -> run(start, stop) -> the outputs of rows
+# start:stop of the block, or None where a model has no prepared form
+Prepare = (
+    Callable[[dict[str, Tensor], Tensor, dict[int, Tensor]], Callable[[int, int], Tensor]] | None
+)
 
 
 def _activation(
     layer: nn.Module, device: torch.device, dtype: torch.dtype
 ) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]:
-    """(out-of-place, in-place) forms of an elementwise layer, tanh's resolved once here to the
-    kernel measured fastest for (device, dtype). The in-place form runs only on a fresh matmul
-    output, which autograd does not keep (baddbmm saves its inputs, not its result), and saves
-    one allocation of the chunk's activations a layer."""
+    """(any input, fresh input) forms of an elementwise layer, tanh's resolved once here to the
+    kernel measured fastest for (device, dtype). The second runs only on a fresh matmul output,
+    which autograd does not keep (baddbmm saves its inputs, not its result), and may overwrite
+    it (tanh_, relu_, sigmoid_: one allocation of the chunk's activations a layer saved); its
+    result, not its input, is the layer's output (a layer without an in-place form returns a new
+    tensor)."""
     if isinstance(layer, nn.Tanh):
         name = tanh_kernel(device, dtype)
         return TANH_KERNELS[name], TANH_IN_PLACE[name]
     if type(layer) is nn.ReLU:
         return layer, torch.relu_
+    if type(layer) is nn.Sigmoid:
+        return layer, torch.sigmoid_
     return layer, layer
 
 
@@ -99,35 +107,49 @@ def chain_forward(ops: list[Op], squeeze: bool) -> Forward:
 
 
 def chain_prepare(ops: list[Op], squeeze: bool) -> Prepare:
-    """prepare(p, x, into) -> run() for Linear/activation chains whose activations all follow a
-    matmul (then computed in place): every view, transpose and buffer settled once, so run()
-    makes only the batched matmuls and activations, writing into the same buffers each call;
-    None for other chains."""
-    if any(
-        kind == "act" and (i == 0 or ops[i - 1][0] != "linear") for i, (kind, *_) in enumerate(ops)
-    ):
-        return None
+    """prepare(p, x, into) -> run(start, stop) for Linear/activation chains: the block's weight
+    transposes and bias views made once; for each chunk length the input's expansion and the
+    matmuls' output buffers made once, so a run makes only the batched matmuls (on the rows'
+    slices, into those buffers) and the activations (each on its matmul's own output, as
+    chain_forward runs them)."""
 
-    def prepare(p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor]) -> Callable[[], Tensor]:
-        g = len(next(iter(p.values())))
-        h, calls = x.expand(g, *x.shape), []
-        for i, (kind, first, second) in enumerate(ops):
-            if kind == "act":
-                calls.append(partial(second, h))  # in place, on the matmul's own buffer
-                continue
-            weight = p[first].mT
-            out = grid_buffer(into, i, (g, h.shape[1], weight.shape[2]), h)
-            if second is None:
-                calls.append(partial(torch.bmm, h, weight, out=out))
-            else:
-                calls.append(partial(torch.baddbmm, p[second][:, None], h, weight, out=out))
-            h = out
-        result = h.squeeze(-1) if squeeze and h.shape[-1] == 1 else h
+    def prepare(
+        p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor]
+    ) -> Callable[[int, int], Tensor]:
+        steps = [
+            (kind, p[first].mT, None if second is None else p[second][:, None])
+            if kind == "linear"
+            else (kind, first, second)
+            for kind, first, second in ops
+        ]
+        plans: dict[int, tuple[Tensor, list[Tensor | None]]] = {}
 
-        def run() -> Tensor:
-            for call in calls:
-                call()
-            return result
+        def plan(g: int) -> tuple[Tensor, list[Tensor | None]]:
+            """(the input, each matmul's output buffer) for runs of g rows."""
+            h, outs = x.expand(g, *x.shape), []
+            for i, (kind, weight, _) in enumerate(steps):
+                if kind == "act":
+                    outs.append(None)
+                    continue
+                h = grid_buffer(into, i, (g, h.shape[1], weight.shape[2]), h)
+                outs.append(h)
+            return x.expand(g, *x.shape), outs
+
+        def run(start: int, stop: int) -> Tensor:
+            g = stop - start
+            if g not in plans:
+                plans[g] = plan(g)
+            h, outs = plans[g]
+            fresh = False  # h is a matmul output that nothing else holds
+            for (_, first, second), out in zip(steps, outs, strict=True):
+                if out is None:
+                    h, fresh = second(h) if fresh else first(h), False
+                elif second is None:
+                    h, fresh = torch.bmm(h, first[start:stop], out=out), True
+                else:
+                    h = torch.baddbmm(second[start:stop], h, first[start:stop], out=out)
+                    fresh = True
+            return h.squeeze(-1) if squeeze and h.shape[-1] == 1 else h
 
         return run
 
@@ -148,7 +170,18 @@ def line_forward(p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor] | None
     return torch.addmm(p["b"].unsqueeze(-1), p["w"].unsqueeze(-1), x[:, :1].T, out=out)
 
 
-def line_prepare(p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor]) -> Callable[[], Tensor]:
-    """line_forward prepared: its views and buffer settled once, one addmm a run."""
-    out = grid_buffer(into, 0, (len(p["w"]), x.shape[0]), x)
-    return partial(torch.addmm, p["b"].unsqueeze(-1), p["w"].unsqueeze(-1), x[:, :1].T, out=out)
+def line_prepare(
+    p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor]
+) -> Callable[[int, int], Tensor]:
+    """line_forward prepared over a block of rows: its views made once, its output buffer once
+    a chunk length; a run is one addmm on the rows' slices."""
+    b, w, xt, n = p["b"].unsqueeze(-1), p["w"].unsqueeze(-1), x[:, :1].T, x.shape[0]
+    outs: dict[int, Tensor] = {}
+
+    def run(start: int, stop: int) -> Tensor:
+        g = stop - start
+        if g not in outs:
+            outs[g] = grid_buffer(into, 0, (g, n), x)
+        return torch.addmm(b[start:stop], w[start:stop], xt, out=outs[g])
+
+    return run

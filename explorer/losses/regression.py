@@ -6,7 +6,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .spec import REGRESSION, LossSpec, Param, Reduction, reduce_loss, residual, torch_twin
+from .spec import (
+    REGRESSION,
+    LossSpec,
+    Param,
+    Reduction,
+    reduce_loss,
+    residual,
+    torch_twin,
+)
 
 
 def mse(
@@ -21,6 +29,17 @@ def mae(
 ) -> Tensor:
     """Absolute error: |r|."""
     return reduce_loss(residual(pred, target).abs(), reduction)
+
+
+def squared_in_place(pred: Tensor, target: Tensor, /) -> Tensor:
+    """mse's r² per element, written over pred (in place, pred cannot grow: a target that would
+    broadcast it larger raises)."""
+    return pred.sub_(target).square_()
+
+
+def absolute_in_place(pred: Tensor, target: Tensor, /) -> Tensor:
+    """mae's |r| per element, written over pred (in place, pred cannot grow)."""
+    return pred.sub_(target).abs_()
 
 
 def huber(
@@ -82,6 +101,7 @@ SPECS = (
         source="standard",
         notes="Gradient 2r grows with the residual, so outliers dominate.",
         reference=torch_twin(F.mse_loss),
+        in_place=squared_in_place,
     ),
     LossSpec(
         key="mae",
@@ -94,6 +114,7 @@ SPECS = (
         source="standard",
         notes="Gradient ±1 whatever the residual: robust to outliers, no slowing down near 0.",
         reference=torch_twin(F.l1_loss),
+        in_place=absolute_in_place,
     ),
     LossSpec(
         key="huber",

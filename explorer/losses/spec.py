@@ -63,6 +63,16 @@ class LossFn(Protocol):
     ) -> Tensor: ...
 
 
+class InPlaceFn(Protocol):
+    """A loss's per-element values written over its predictions: `in_place(pred, target)`
+    returns fn(pred, target, reduction="none") (no weights, a loss without parameters),
+    computed in pred's own memory, which it overwrites. For a caller whose predictions are a scratch buffer
+    of its own (the surface engine's chunk outputs): it allocates nothing a chunk, where the
+    functional form makes a new (g, N) tensor for every operation."""
+
+    def __call__(self, pred: Tensor, target: Tensor, /) -> Tensor: ...
+
+
 @dataclass(frozen=True)
 class Param:
     """One numeric loss parameter: its default, range, widget step and a one-line help."""
@@ -107,6 +117,7 @@ class LossSpec:
     mean_of_elements: bool
     per_sample_weights: bool = False
     reference: LossFn | None = None  # an independent implementation the tests compare fn with
+    in_place: InPlaceFn | None = None  # fn's "none" values written over pred, where it has one
 
     def __post_init__(self) -> None:
         # Literal annotations are not checked at run time
