@@ -227,7 +227,8 @@ def loss_surface(
     if span is None:
         span = 1.0 if thetas is None else _fit_span(thetas, at, dirs)
     offsets = np.linspace(-span, span, config.points)
-    grid = torch.cartesian_prod(torch.as_tensor(offsets), torch.as_tensor(offsets))
+    axis = torch.as_tensor(offsets, dtype=next(model.parameters()).dtype)  # the engine's dtype
+    grid = torch.cartesian_prod(axis, axis)
     values, on_grid = plane_losses(
         model, obj, at, dirs, grid, grad=grad, chunk=chunk, budget_mib=budget_mib, device=device
     )
