@@ -116,7 +116,7 @@ def chain_prepare(ops: list[Op], squeeze: bool) -> Prepare:
     def prepare(
         p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor]
     ) -> Callable[[int, int], Tensor]:
-        steps = [
+        steps: list[Op] = [  # a linear's weight transposed and bias viewed once a block
             (kind, p[first].mT, None if second is None else p[second][:, None])
             if kind == "linear"
             else (kind, first, second)
@@ -126,7 +126,8 @@ def chain_prepare(ops: list[Op], squeeze: bool) -> Prepare:
 
         def plan(g: int) -> tuple[Tensor, list[Tensor | None]]:
             """(the input, each matmul's output buffer) for runs of g rows."""
-            h, outs = x.expand(g, *x.shape), []
+            h = x.expand(g, *x.shape)
+            outs: list[Tensor | None] = []
             for i, (kind, weight, _) in enumerate(steps):
                 if kind == "act":
                     outs.append(None)
