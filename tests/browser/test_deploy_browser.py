@@ -16,6 +16,7 @@ from deploy.cluster import Cluster, haproxy_binary
 from tests.browser.harness import (
     ACTIVITY_JS,
     ARTIFACTS,
+    CHART,
     ERROR,
     EXCEPTION,
     FIGURES_JS,
@@ -38,7 +39,9 @@ def chromium(browser):
 
 
 def shown(page) -> tuple[list, str, int]:
-    """(the charts' titles and data hashes, the URL's query, error boxes) once settled."""
+    """(the charts' titles and data hashes, the URL's query, error boxes) once settled with
+    its charts drawn (a cold process can leave the page quiet before its first run starts)."""
+    page.wait_for_selector(CHART, timeout=WAIT_MS)
     page.wait_for_function(SETTLED_JS, arg=500, timeout=WAIT_MS)
     figures = [(f["title"], f["hash"], f["drawn"]) for f in page.evaluate(FIGURES_JS)]
     errors = page.locator(EXCEPTION).count() + page.locator(ERROR).count()
