@@ -222,8 +222,9 @@ class BatchedLoss:
         timed (best of CHUNK_ROUNDS, round-robin) once a process for each model shape, data
         size, loss, dtype and thread count, on CALIBRATION_CHUNKS largest chunks' worth of
         points on a plane near the model's own parameters (0.1-0.2 s once, for the 2-32-32-1
-        MLP on 512 points). Timed as the engine runs it (plane_values): on two chunks' worth of points the line model's 201² surface took a 2-4x larger chunk
-        than its fastest one half the time, 1.1-1.3x slower."""
+        MLP on 512 points). Timed as the engine runs it (plane_values): on two chunks' worth
+        of points the line model's 201² surface took a 2-4x larger chunk than its fastest one
+        half the time, 1.1-1.3x slower."""
         acts = self.obj.x.shape[0] * self.width
         sizes = sorted({max(1, elems // acts) for elems in CACHE_ELEMS})
         key: tuple[Any, ...] = (self.device.type, self.dtype, torch.get_num_threads())

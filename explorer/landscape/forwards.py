@@ -78,43 +78,31 @@ def chain_ops(
 
 
 def chain_forward(ops: list[Op], squeeze: bool) -> Forward:
-    """forward(p, x, into) with p[name] of shape (g, *shape): batched matmuls, (g, N[, K]) out.
+    """forward(p, x, into) with p[name] of shape (g, *shape): batched matmuls, (g, N[, K]) out;
+    chain_prepare's run over all g rows.
 
     `into` (only without autograd): a dict of buffers, one a layer, that the matmuls write into
     and later chunks reuse, instead of allocating every chunk's activations again."""
+    prepare = chain_prepare(ops, squeeze)
 
     def forward(p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor] | None = None) -> Tensor:
-        h, fresh = x, False  # fresh: h is a matmul output that nothing else holds
-        for i, (kind, first, second) in enumerate(ops):
-            if kind == "act":
-                h, fresh = second(h) if fresh else first(h), False
-                continue
-            weight = p[first].mT
-            h = h.expand(len(weight), *h.shape) if h.dim() == 2 else h
-            out = (
-                None
-                if into is None
-                else grid_buffer(into, i, (len(weight), h.shape[1], weight.shape[2]), h)
-            )
-            if second is None:
-                h = torch.bmm(h, weight, out=out)
-            else:
-                h = torch.baddbmm(p[second][:, None], h, weight, out=out)
-            fresh = True
-        return h.squeeze(-1) if squeeze and h.shape[-1] == 1 else h
+        return prepare(p, x, into)(0, len(next(iter(p.values()))))
 
     return forward
 
 
-def chain_prepare(ops: list[Op], squeeze: bool) -> Prepare:
+def chain_prepare(
+    ops: list[Op], squeeze: bool
+) -> Callable[[dict[str, Tensor], Tensor, dict[int, Tensor] | None], Callable[[int, int], Tensor]]:
     """prepare(p, x, into) -> run(start, stop) for Linear/activation chains: the block's weight
-    transposes and bias views made once; for each chunk length the input's expansion and the
-    matmuls' output buffers made once, so a run makes only the batched matmuls (on the rows'
-    slices, into those buffers) and the activations (each on its matmul's own output, as
-    chain_forward runs them)."""
+    transposes and bias views made once, and for each chunk length the matmuls' output buffers
+    (from `into`; None: each matmul allocates its output, as autograd needs), so a run makes
+    only the batched matmuls on the rows' slices and the activations, each activation on its
+    matmul's own output when it follows one (its fresh-input form, whose result is the
+    layer's output)."""
 
     def prepare(
-        p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor]
+        p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor] | None
     ) -> Callable[[int, int], Tensor]:
         steps: list[Op] = [  # a linear's weight transposed and bias viewed once a block
             (kind, p[first].mT, None if second is None else p[second][:, None])
@@ -122,34 +110,31 @@ def chain_prepare(ops: list[Op], squeeze: bool) -> Prepare:
             else (kind, first, second)
             for kind, first, second in ops
         ]
-        plans: dict[int, tuple[Tensor, list[Tensor | None]]] = {}
+        buffers: dict[int, list[Tensor | None]] = {}  # chunk length -> each step's output buffer
 
-        def plan(g: int) -> tuple[Tensor, list[Tensor | None]]:
-            """(the input, each matmul's output buffer) for runs of g rows."""
-            h = x.expand(g, *x.shape)
-            outs: list[Tensor | None] = []
-            for i, (kind, weight, _) in enumerate(steps):
-                if kind == "act":
-                    outs.append(None)
-                    continue
-                h = grid_buffer(into, i, (g, h.shape[1], weight.shape[2]), h)
-                outs.append(h)
-            return x.expand(g, *x.shape), outs
+        def outputs(g: int) -> list[Tensor | None]:
+            return [
+                None
+                if kind == "act" or into is None
+                else grid_buffer(into, i, (g, x.shape[0], weight.shape[2]), x)
+                for i, (kind, weight, _) in enumerate(steps)
+            ]
 
         def run(start: int, stop: int) -> Tensor:
             g = stop - start
-            if g not in plans:
-                plans[g] = plan(g)
-            h, outs = plans[g]
-            fresh = False  # h is a matmul output that nothing else holds
-            for (_, first, second), out in zip(steps, outs, strict=True):
-                if out is None:
+            if g not in buffers:
+                buffers[g] = outputs(g)
+            h, fresh = x, False  # fresh: h is a matmul output that nothing else holds
+            for (kind, first, second), out in zip(steps, buffers[g], strict=True):
+                if kind == "act":
                     h, fresh = second(h) if fresh else first(h), False
-                elif second is None:
-                    h, fresh = torch.bmm(h, first[start:stop], out=out), True
+                    continue
+                h = h.expand(g, *h.shape) if h.dim() == 2 else h
+                if second is None:
+                    h = torch.bmm(h, first[start:stop], out=out)
                 else:
                     h = torch.baddbmm(second[start:stop], h, first[start:stop], out=out)
-                    fresh = True
+                fresh = True
             return h.squeeze(-1) if squeeze and h.shape[-1] == 1 else h
 
         return run
