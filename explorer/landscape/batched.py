@@ -6,7 +6,7 @@ explorer.landscape.forwards), and torch.func.vmap over functional_call for any o
 The loss is then one call on (g, N) predictions with reduction="none" and a mean over the data
 when the loss says that is its mean (Objective.mean_of_elements, from its LossSpec), else its
 "mean" reduction vmapped; without autograd, over the engine's own output buffers, in the loss's
-in-place form where it has one (LossSpec.in_place). There is never a Python loop over grid
+in-place form where it has one (LossSpec.in_place; explorer.landscape.grid_loss). There is never a Python loop over grid
 points, only over chunks (and, without autograd, blocks of chunks that share one θ).
 
 Memory: a chunk holds about (2·layers + 4)·N·width activations per grid point (forward values
@@ -38,9 +38,10 @@ from explorer.landscape.forwards import (
     line_forward,
     line_prepare,
 )
+from explorer.landscape.grid_loss import grid_loss, grid_loss_over
 from explorer.landscape.kernels import timings
 from explorer.models import Line, param_slices
-from explorer.objective import LINKS, Objective
+from explorer.objective import Objective
 
 DEFAULT_BUDGET_MIB = 256
 # activations a chunk on the CPU: the candidates, of which `cache_points` times the engine's own
@@ -79,77 +80,30 @@ class BatchedLoss:
             [tuple(shape) for shape in self.shapes.values()],
         )
         self.n_params = sum(p.numel() for p in model.parameters())
-        self._scratch = False  # whether the outputs without autograd are this call's own
-        self.forward, self._prepare, self.width, self.layers = self._pick_forward()
+        self.forward, self._prepare, self.width, self.layers, own = self._pick_forward()
         # loss path, from the loss itself: one "none" call over the grid and a mean, or vmap
         self.broadcast = bool(self.obj.mean_of_elements)
-        self._loss = self._bind_loss()
-        self._loss_over = self._bind_loss_over()  # for outputs that may be overwritten
+        self._loss = grid_loss(self.obj)
+        self._loss_over = self._loss if not own else grid_loss_over(self.obj, self._loss)
         self._into: dict[int, Tensor] = {}  # activation buffers for calls without autograd
 
-    def _pick_forward(self) -> tuple[Forward, Prepare, int, int]:
-        """(forward, its prepared form or None, widest activation, number of layers)."""
+    def _pick_forward(self) -> tuple[Forward, Prepare, int, int, bool]:
+        """(forward, its prepared form or None, widest activation, number of layers, whether
+        its outputs without autograd are its own, free to overwrite: made by a matmul of the
+        call, not a view of the data nor a module's own return)."""
         if isinstance(self.model, Line):
-            self._scratch = True
-            return line_forward, line_prepare, 1, 1
+            return line_forward, line_prepare, 1, 1, True
         chain = chain_ops(self.model, self.device, self.dtype)
         widths = [s[0] for s in self.shapes.values() if len(s) == 2] or [1]
         layers = max(1, sum(len(s) == 2 for s in self.shapes.values()))
         if chain is not None:
-            # outputs made by a matmul of this call, not a view of the data
-            self._scratch = any(kind == "linear" for kind, *_ in chain[0])
-            return chain_forward(*chain), chain_prepare(*chain), max(widths), layers
+            own = any(kind == "linear" for kind, *_ in chain[0])
+            return chain_forward(*chain), chain_prepare(*chain), max(widths), layers, own
         self.model = copy.deepcopy(self.model).to(self.device)  # functional_call runs this copy
-        return self._vmap_forward, None, max(widths), layers
+        return self._vmap_forward, None, max(widths), layers, False
 
     def _vmap_forward(self, p: dict[str, Tensor], x: Tensor, into: object = None) -> Tensor:
         return vmap(lambda q: functional_call(self.model, q, (x,)))(p)
-
-    def _bind_loss(self) -> Callable[..., Tensor]:
-        """(outputs (g, N[, K]), into=None) → L (g,), the loss's link, target, weights and
-        parameters bound; L is written into `into` (g,) when given and of L's dtype."""
-        obj = self.obj
-        keywords: dict[str, Any] = dict(obj.params)
-        if obj.weights is not None:
-            keywords["weights"] = obj.weights
-        fn, link, target = obj.fn, LINKS[obj.link], obj.target
-        if not self.broadcast:
-            return lambda out, into=None: _vmapped(obj.of_output, out)
-
-        def loss(out: Tensor, into: Tensor | None = None) -> Tensor:  # mean("none") is its "mean"
-            rows = fn(link(out), target, reduction="none", **keywords)
-            if rows.dim() != 2 or rows.shape != out.shape[:2]:
-                raise ValueError(
-                    f"a loss with mean_of_elements=True gave reduction='none' values of shape "
-                    f"{tuple(rows.shape)} for outputs {tuple(out.shape)}; its 'none' must keep "
-                    "leading grid dimensions (or its spec must say mean_of_elements=False)"
-                )
-            if into is not None and into.dtype == rows.dtype:
-                return torch.mean(rows, -1, out=into)
-            return rows.mean(-1)
-
-        return loss
-
-    def _bind_loss_over(self) -> Callable[..., Tensor]:
-        """The loss for outputs this evaluator made without autograd (its buffers, free to
-        overwrite): the loss's in-place form where it has one (LossSpec.in_place: no weights,
-        no parameters, no link) and the outputs are (g, N) against a target (N,); else the loss
-        itself. On the 201² line surface the functional r² made two (g, N) tensors a chunk,
-        ~25% of the engine's time."""
-        obj, loss, in_place = self.obj, self._loss, self.obj.in_place
-        if not (self.broadcast and self._scratch and in_place is not None):
-            return loss
-        if obj.weights is not None or obj.params or obj.link != "identity":
-            return loss
-        target, shape, dtype = obj.target, obj.target.shape, obj.target.dtype
-
-        def over(out: Tensor, into: Tensor | None = None) -> Tensor:
-            if out.shape[1:] != shape or out.dim() != 2 or out.dtype != dtype:
-                return loss(out, into)
-            rows = in_place(out, target)
-            return rows.mean(-1) if into is None else torch.mean(rows, -1, out=into)
-
-        return over
 
     def cast(self, t: ArrayLike | Tensor) -> Tensor:
         """Any array-like as a tensor in this evaluator's device and dtype."""
@@ -314,17 +268,6 @@ def _blockwise(f: BatchedLoss, rows: Callable[[int, int], Tensor], total: int, s
                 place.copy_(loss)
     assert values is not None
     return values
-
-
-def _vmapped(of_output: Callable[[Tensor], Tensor], out: Tensor) -> Tensor:
-    """of_output (the loss's "mean") on each grid row of out, by torch.func.vmap."""
-    try:
-        return vmap(of_output)(out)
-    except RuntimeError as err:
-        raise ValueError(
-            "this loss neither broadcasts over a leading grid dimension (reduction='none') "
-            f"nor runs under torch.func.vmap, so it cannot be batched: {err}"
-        ) from err
 
 
 def _grad(loss: Tensor, c: Tensor) -> Tensor:
