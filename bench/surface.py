@@ -8,8 +8,10 @@ loss_landscapes_ms: `random_plane` (the line: `planar_interpolation` along w and
 random_plane's filter normalization fails on 0-d parameters).
 
 floor_ms: the fastest bare batched tensor work measured in this run. The bare work is the
-forward (fused batched matmuls, activations) and the squared error's mean, on per-point
-parameters prepared before the clock starts; it is timed with every candidate activation
+forward (fused batched matmuls, activations) and the squared error's mean, from per-point
+parameters θ (G, P) made before the clock starts (the engine makes its θ from the plane's
+centre and directions in its clock; the floor's clock holds only the views of θ a chunk's
+kernels take, split once a tensor, and the kernels); it is timed with every candidate activation
 kernel (KERNELS), both forms (FORMS: new tensors for everything, or the matmuls into buffers
 kept from chunk to chunk, the squared error in place over the forward's output and each mean
 written into its place) and every chunk size (CHUNK_ACTS activations a chunk), and floor_ms
@@ -128,42 +130,63 @@ def _loss_landscapes_ms(model, obj, surface, steps, repeat) -> float:
 
 
 def _floor_candidates(model, obj, thetas, kind) -> dict[str, Callable[[], None]]:
-    """name -> the bare batched work on prepared per-point parameters, one per kernel, form
-    (FORMS) and chunk size; chunk sizes that give the same number of points a chunk are timed
-    once."""
-    f = BatchedLoss(model, obj)
+    """name -> the bare batched work from the per-point parameters θ (G, P), one per kernel,
+    form (FORMS) and chunk size; chunk sizes that give the same number of points a chunk are
+    timed once. θ, the data and (in place) the activation buffers are made before the clock;
+    in it are the work the engine cannot skip either: θ's columns viewed as the parameters, each
+    split into chunks (one split a tensor, the cheapest way to make a chunk's views), the
+    kernels, and each chunk's loss (in place: into its place in a values tensor)."""
+    f = BatchedLoss(model, obj)  # the engine's cast of the data and θ, before the clock
     rows = f.cast(thetas)
-    x, y = f.obj.x, f.obj.target
+    x, y, total = f.obj.x, f.obj.target, len(rows)
+    layout = [(name, p.numel(), tuple(p.shape)) for name, p in model.named_parameters()]
     widths = (1,) if kind == "line" else (32, 32, 1)  # each matmul's outputs a data point
 
-    def line(p, act, outs):
-        return torch.addmm(p["b"][:, None], p["w"][:, None], x.T, out=outs[0])
+    def params() -> dict[str, Tensor]:  # θ's columns as (G, *shape) parameter views
+        parts = rows.split([n for _, n, _ in layout], dim=1)
+        return {
+            name: t.reshape(total, *shape)
+            for (name, _, shape), t in zip(layout, parts, strict=True)
+        }
 
-    def mlp(p, act, outs):
-        g = len(p["net.0.weight"])
-        h = x.expand(g, *x.shape)
-        h = act(torch.baddbmm(p["net.0.bias"][:, None], h, p["net.0.weight"].mT, out=outs[0]))
-        h = act(torch.baddbmm(p["net.2.bias"][:, None], h, p["net.2.weight"].mT, out=outs[1]))
-        return torch.baddbmm(p["net.4.bias"][:, None], h, p["net.4.weight"].mT, out=outs[2])[..., 0]
+    def line_chunks(size):  # -> each chunk's (b (g, 1), w (g, 1))
+        p = params()
+        return zip(p["b"][:, None].split(size), p["w"][:, None].split(size), strict=True)
 
-    bare = line if kind == "line" else mlp
+    def line(args, act, outs, xt):
+        b, w = args
+        return torch.addmm(b, w, xt, out=outs[0])
+
+    def mlp_chunks(size):  # -> each chunk's (bias (g, 1, out), weightᵀ (g, in, out)) a layer
+        p = params()
+        views = [(p[f"net.{i}.bias"][:, None], p[f"net.{i}.weight"].mT) for i in (0, 2, 4)]
+        return zip(*(t.split(size) for pair in views for t in pair), strict=True)
+
+    def mlp(args, act, outs, xt):
+        b0, w0, b2, w2, b4, w4 = args
+        h = act(torch.baddbmm(b0, x.expand(len(b0), *x.shape), w0, out=outs[0]))
+        h = act(torch.baddbmm(b2, h, w2, out=outs[1]))
+        return torch.baddbmm(b4, h, w4, out=outs[2])[..., 0]
+
+    bare, chunks = (line, line_chunks) if kind == "line" else (mlp, mlp_chunks)
     per_point = x.shape[0] * widths[0]  # activations a grid point
-    sizes = sorted({max(1, min(acts // per_point, len(rows))) for acts in CHUNK_ACTS})
+    sizes = sorted({max(1, min(acts // per_point, total)) for acts in CHUNK_ACTS})
     candidates = {}
     for (name, act), (form, (kept, loss)), size in product(
         KERNELS[kind].items(), FORMS.items(), sizes
     ):
-        chunks = [f.unflatten(t) for t in rows.split(size)]
-        places = torch.empty(len(rows), dtype=rows.dtype).split(size)
         outs = [torch.empty(size, x.shape[0], w, dtype=rows.dtype) for w in widths]
         if kind == "line":
             outs = [o[..., 0] for o in outs]
-        chunk_outs = [[o[: len(place)] if kept else None for o in outs] for place in places]
+        lengths = [min(size, total - start) for start in range(0, total, size)]
+        chunk_outs = [[o[:g] if kept else None for o in outs] for g in lengths]
 
-        def run(chunks=chunks, places=places, chunk_outs=chunk_outs, act=act, loss=loss):
+        def run(size=size, chunk_outs=chunk_outs, act=act, loss=loss):
             with torch.no_grad():
-                for p, place, out in zip(chunks, places, chunk_outs, strict=True):
-                    loss(bare(p, act, out), y, place)
+                places = rows.new_empty(total).split(size)
+                xt = x[:, :1].T
+                for args, place, out in zip(chunks(size), places, chunk_outs, strict=True):
+                    loss(bare(args, act, out, xt), y, place)
 
         candidates[f"{name}, {form}, {size} pts/chunk"] = run
     return candidates

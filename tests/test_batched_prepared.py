@@ -96,6 +96,61 @@ def test_blocks_of_theta_equal_the_loop(build, block, monkeypatch):
         np.testing.assert_allclose(losses_at(model, obj, thetas, chunk=chunk), want, **TIGHT)
 
 
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: make_model("line", in_dim=1, out_dim=1),
+        lambda: make_model("mlp", in_dim=2, out_dim=1, hidden=(6, 3), activation="relu"),
+        lambda: _NotAChain(),  # the vmap path
+    ],
+)
+@pytest.mark.parametrize("block", [1, 10, 1 << 18])
+@pytest.mark.parametrize(("rows", "cols"), [(5, 7), (7, 5), (1, 9), (6, 1)])
+def test_a_grid_without_gradients_equals_the_loop(build, block, rows, cols, monkeypatch):
+    """grid_losses without gradients (θ made from the two axes, no coefficients grid) at every
+    grid point, row-major with a slow: blocks of one point up to the whole grid, so blocks that
+    start and end inside a grid row; grids wider and taller than square; chunks of 1, 4, 6."""
+    monkeypatch.setattr(batched, "THETA_BLOCK", block)
+    torch.manual_seed(2)
+    model, obj = _case(build())
+    centre, dirs, _, _ = _plane(model, seed=2)
+    a = torch.linspace(-1.5, 1.0, rows, dtype=torch.float64)
+    b = torch.linspace(-0.5, 2.0, cols, dtype=torch.float64)
+    thetas = centre + torch.cartesian_prod(a, b).reshape(-1, 2) @ dirs
+    want = _loop(model, obj, thetas)
+    for chunk in (1, 4, 6):
+        values, grads = batched.grid_losses(model, obj, centre, dirs, a, b, chunk=chunk)
+        assert grads is None and values.shape == (rows * cols,)
+        np.testing.assert_allclose(values.numpy(), want, **TIGHT)
+
+
+def test_a_grid_with_gradients_is_the_plane_of_its_coefficients():
+    """With gradients grid_losses is plane_losses on the cartesian product of its axes."""
+    model, obj = _case(make_model("mlp", in_dim=2, out_dim=1, hidden=(4,), activation="tanh"))
+    centre, dirs, _, _ = _plane(model, seed=3)
+    a, b = (
+        torch.linspace(-1, 1, 4, dtype=torch.float64),
+        torch.linspace(0, 2, 3, dtype=torch.float64),
+    )
+    values, grads = batched.grid_losses(model, obj, centre, dirs, a, b, grad=True)
+    want, want_grads = plane_losses(model, obj, centre, dirs, torch.cartesian_prod(a, b), grad=True)
+    np.testing.assert_allclose(values.numpy(), want.numpy(), **TIGHT)
+    np.testing.assert_allclose(grads.numpy(), want_grads.numpy(), **TIGHT)
+    with pytest.raises(ValueError, match="2 directions"):
+        batched.grid_losses(model, obj, centre, dirs[:1], a, b)
+
+
+class _NotAChain(nn.Module):
+    """y = tanh(w·x)·v: no Linear/activation chain, so the engine vmaps it."""
+
+    def __init__(self):
+        super().__init__()
+        self.w, self.v = nn.Parameter(torch.randn(2)), nn.Parameter(torch.randn(()))
+
+    def forward(self, x):
+        return torch.tanh(x @ self.w) * self.v
+
+
 def test_a_block_holds_whole_chunks_and_at_least_one():
     assert batched._block_rows(n_params=2, size=524, total=40401) == 40401  # the line: one block
     assert batched._block_rows(n_params=1185, size=16, total=10201) == 208  # 13 chunks of 16

@@ -4,10 +4,11 @@ outputs (g, N[, K]) out, for the surface engine (explorer.landscape.batched).
 Line: one rank-1 GEMM. Linear/activation chains: batched matmuls (bmm/baddbmm) with the
 activations computed in place on each matmul's own output where they have an in-place form,
 tanh on the kernel measured fastest on this CPU (`explorer.landscape.kernels.tanh_kernel`).
-Each comes in two forms: `forward(p, x, into)`, one call a chunk, and `prepare(p, x, into)` ->
-run(start, stop) over a block of rows of parameters, which settles the views and transposes
-once a block and the output buffers once a chunk length, so that a chunk of the block costs its
-matmuls and activations only.
+Each comes in two forms: `forward(p, x, into)`, one call a chunk, and `prepare(p, x, into, size)`
+-> run(k) over a block of rows of parameters cut into chunks of `size` rows, which settles the
+views, transposes and each chunk's slices once a block (one split a tensor: a slice a chunk
+costs ~2x a split's view, at hundreds of chunks a surface) and the output buffers once a chunk
+length, so that a chunk of the block costs its matmuls and activations only.
 """
 
 from collections.abc import Callable
@@ -25,11 +26,11 @@ ELEMENTWISE += (nn.LeakyReLU, nn.ELU, nn.Softplus, nn.Identity, Step)
 # ("act", the activation, its in-place form)
 Op = tuple[str, Any, Any]
 Forward = Callable[..., Tensor]  # (batched parameters, x, buffers or None) -> outputs
-# (batched parameters of a block of rows, x, buffers) -> run(start, stop) -> the outputs of rows
-# start:stop of the block, or None where a model has no prepared form
-Prepare = (
-    Callable[[dict[str, Tensor], Tensor, dict[int, Tensor]], Callable[[int, int], Tensor]] | None
-)
+# (batched parameters of a block of rows, x, buffers, chunk size) -> run(k) -> the outputs of the
+# block's chunk k (its rows k·size up to (k + 1)·size)
+Prepare = Callable[
+    [dict[str, Tensor], Tensor, dict[int, Tensor] | None, int], Callable[[int], Tensor]
+]
 
 
 def _activation(
@@ -86,42 +87,45 @@ def chain_forward(ops: list[Op], squeeze: bool) -> Forward:
     prepare = chain_prepare(ops, squeeze)
 
     def forward(p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor] | None = None) -> Tensor:
-        return prepare(p, x, into)(0, len(next(iter(p.values()))))
+        return prepare(p, x, into, max(1, len(next(iter(p.values())))))(0)
 
     return forward
 
 
-def chain_prepare(
-    ops: list[Op], squeeze: bool
-) -> Callable[[dict[str, Tensor], Tensor, dict[int, Tensor] | None], Callable[[int, int], Tensor]]:
-    """prepare(p, x, into) -> run(start, stop) for Linear/activation chains: the block's weight
-    transposes and bias views made once, and for each chunk length the matmuls' output buffers
-    (from `into`; None: each matmul allocates its output, as autograd needs), so a run makes
-    only the batched matmuls on the rows' slices and the activations, each activation on its
-    matmul's own output when it follows one (its fresh-input form, whose result is the
-    layer's output)."""
+def chain_prepare(ops: list[Op], squeeze: bool) -> Prepare:
+    """prepare(p, x, into, size) -> run(k) for Linear/activation chains: the block's weight
+    transposes and bias views made and split into chunks once, and for each chunk length the
+    matmuls' output buffers (from `into`; None: each matmul allocates its output, as autograd
+    needs), so a run makes only the batched matmuls on chunk k's slices and the activations,
+    each activation on its matmul's own output when it follows one (its fresh-input form, whose
+    result is the layer's output)."""
 
     def prepare(
-        p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor] | None
-    ) -> Callable[[int, int], Tensor]:
-        steps: list[Op] = [  # a linear's weight transposed and bias viewed once a block
-            (kind, p[first].mT, None if second is None else p[second][:, None])
+        p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor] | None, size: int
+    ) -> Callable[[int], Tensor]:
+        steps: list[Op] = [  # a linear's weight transposed and bias viewed, split into chunks
+            (
+                kind,
+                p[first].mT.split(size),
+                None if second is None else p[second][:, None].split(size),
+            )
             if kind == "linear"
             else (kind, first, second)
             for kind, first, second in ops
         ]
         buffers: dict[int, list[Tensor | None]] = {}  # chunk length -> each step's output buffer
+        rows = len(next(iter(p.values())))
 
         def outputs(g: int) -> list[Tensor | None]:
             return [
                 None
                 if kind == "act" or into is None
-                else grid_buffer(into, i, (g, x.shape[0], weight.shape[2]), x)
+                else grid_buffer(into, i, (g, x.shape[0], weight[0].shape[2]), x)
                 for i, (kind, weight, _) in enumerate(steps)
             ]
 
-        def run(start: int, stop: int) -> Tensor:
-            g = stop - start
+        def run(k: int) -> Tensor:
+            g = min(size, rows - k * size)
             if g not in buffers:
                 buffers[g] = outputs(g)
             h, fresh = x, False  # fresh: h is a matmul output that nothing else holds
@@ -131,9 +135,9 @@ def chain_prepare(
                     continue
                 h = h.expand(g, *h.shape) if h.dim() == 2 else h
                 if second is None:
-                    h = torch.bmm(h, first[start:stop], out=out)
+                    h = torch.bmm(h, first[k], out=out)
                 else:
-                    h = torch.baddbmm(second[start:stop], h, first[start:stop], out=out)
+                    h = torch.baddbmm(second[k], h, first[k], out=out)
                 fresh = True
             return h.squeeze(-1) if squeeze and h.shape[-1] == 1 else h
 
@@ -157,17 +161,18 @@ def line_forward(p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor] | None
 
 
 def line_prepare(
-    p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor]
-) -> Callable[[int, int], Tensor]:
-    """line_forward prepared over a block of rows: its views made once, its output buffer once
-    a chunk length; a run is one addmm on the rows' slices."""
-    b, w, xt, n = p["b"].unsqueeze(-1), p["w"].unsqueeze(-1), x[:, :1].T, x.shape[0]
-    outs: dict[int, Tensor] = {}
+    p: dict[str, Tensor], x: Tensor, into: dict[int, Tensor] | None, size: int
+) -> Callable[[int], Tensor]:
+    """line_forward prepared over a block of rows in chunks of `size`: its views made and split
+    once, its output buffer once a chunk length; a run is one addmm on chunk k's slices."""
+    bs, ws = p["b"].unsqueeze(-1).split(size), p["w"].unsqueeze(-1).split(size)
+    xt, n, outs = x[:, :1].T, x.shape[0], {}
 
-    def run(start: int, stop: int) -> Tensor:
-        g = stop - start
+    def run(k: int) -> Tensor:
+        b = bs[k]
+        g = len(b)
         if g not in outs:
-            outs[g] = grid_buffer(into, 0, (g, n), x)
-        return torch.addmm(b[start:stop], w[start:stop], xt, out=outs[g])
+            outs[g] = None if into is None else grid_buffer(into, 0, (g, n), x)
+        return torch.addmm(b, ws[k], xt, out=outs[g])
 
     return run

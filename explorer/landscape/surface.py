@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 from torch import nn
 from torch.types import Device
 
-from explorer.landscape.batched import DEFAULT_BUDGET_MIB, losses_at, plane_losses
+from explorer.landscape.batched import DEFAULT_BUDGET_MIB, grid_losses, losses_at, plane_losses
 from explorer.landscape.directions import (
     filter_normalized_directions,
     hessian_eigenpairs,
@@ -227,10 +227,17 @@ def loss_surface(
     if span is None:
         span = 1.0 if thetas is None else _fit_span(thetas, at, dirs)
     offsets = np.linspace(-span, span, config.points)
-    axis = torch.as_tensor(offsets, dtype=next(model.parameters()).dtype)  # the engine's dtype
-    grid = torch.cartesian_prod(axis, axis)
-    values, on_grid = plane_losses(
-        model, obj, at, dirs, grid, grad=grad, chunk=chunk, budget_mib=budget_mib, device=device
+    values, on_grid = grid_losses(
+        model,
+        obj,
+        at,
+        dirs,
+        offsets,
+        offsets,
+        grad=grad,
+        chunk=chunk,
+        budget_mib=budget_mib,
+        device=device,
     )
     shape = (config.points, config.points)
     grads = None if on_grid is None else on_grid.double().cpu().numpy().reshape(*shape, 2)

@@ -19,7 +19,7 @@ from explorer import budget as budgets
 from explorer.data import DataSpec
 from explorer.devices import select_device
 from explorer.landscape import AXES, POINTS_RANGE, AxisKind, Surface, SurfaceConfig, loss_surface
-from explorer.landscape.batched import plane_losses
+from explorer.landscape.batched import grid_losses
 from explorer.landscape.directions import filter_ids, hessian_eigenpairs
 from explorer.losses import LossSpec, get_loss
 from explorer.models import flat_params, make_model, theta_labels
@@ -154,9 +154,8 @@ def run_fingerprint(records) -> str:
 def same_plane(model, obj, surface: Surface, *, grad: bool = True, **engine) -> Surface:
     """Another objective on exactly the surface's centre, directions and grid."""
     a, b = surface.alpha - surface.origin[0], surface.beta - surface.origin[1]
-    grid = torch.cartesian_prod(torch.as_tensor(a), torch.as_tensor(b))
-    values, grads = plane_losses(
-        model, obj, surface.centre, surface.directions, grid, grad=grad, **engine
+    values, grads = grid_losses(
+        model, obj, surface.centre, surface.directions, a, b, grad=grad, **engine
     )
     shape = surface.values.shape
     g = None if grads is None else grads.double().cpu().numpy().reshape(*shape, 2)
