@@ -218,3 +218,31 @@ def test_weights_parameters_or_a_link_keep_the_loss_itself():
         case = replace(case.to("cpu", torch.float64), in_place=never)
         values, _ = plane_losses(model, case, centre, dirs, coeffs, chunk=4)
         np.testing.assert_allclose(values.numpy(), _loop(model, case, thetas), **TIGHT)
+
+
+def _double_mse(pred, target, reduction="mean", weights=None):
+    """The squared error computed and returned in float64, whatever the predictions' dtype."""
+    rows = (pred.double() - target.double()) ** 2
+    return rows if reduction == "none" else rows.mean()
+
+
+@pytest.mark.parametrize("mean_of_elements", [True, False])
+def test_a_loss_in_another_dtype_gives_the_values_its_dtype(mean_of_elements):
+    """A float32 model whose loss returns float64: the values are float64, every chunk's loss
+    (the first one included, which decides the dtype) in its place."""
+    data = make_dataset("line", n=30)
+    model = make_model("line", in_dim=1, out_dim=1)
+    obj = replace(
+        objective(data, get_loss("mse")),
+        fn=_double_mse,
+        in_place=None,
+        mean_of_elements=mean_of_elements,
+    )
+    centre, dirs, coeffs, thetas = _plane(copy.deepcopy(model).double(), n_points=11, seed=4)
+    as_double = replace(obj, x=obj.x.double(), target=obj.target.double())
+    want = _loop(copy.deepcopy(model).double(), as_double, thetas)
+    assert next(model.parameters()).dtype == torch.float32
+    for chunk in (1, 4, 11):
+        values, _ = plane_losses(model, obj, centre, dirs, coeffs, chunk=chunk)
+        assert values.dtype == torch.float64
+        np.testing.assert_allclose(values.numpy(), want, rtol=1e-5, atol=1e-6)

@@ -302,29 +302,26 @@ def _block_rows(n_params: int, size: int, total: int) -> int:
 def _blockwise(f: BatchedLoss, rows: Callable[[int, int], Tensor], total: int, size: int) -> Tensor:
     """L at `total` points without autograd, as one tensor: rows(start, stop) gives the θ
     (stop − start, P) of a block of points (whole chunks of `size`), which f.prepared runs chunk
-    by chunk. The first chunk's loss sets the values' dtype; each later one is written into its
-    place, a view split off the values once (a mean with out=, ~15 µs a chunk less than a copy
-    by index; a split's views, half a slice's cost each)."""
-    if not total:
-        return torch.empty(0, dtype=f.dtype, device=f.device)
-    block, values = _block_rows(f.n_params, size, total), None
-    places: tuple[Tensor, ...] = ()
+    by chunk, each chunk's loss written into its place, a view split off the values once (a
+    mean with out=, ~15 µs a chunk less than a copy by index; a split's views cost half a
+    slice's each). The values take the evaluator's dtype unless the first chunk's loss has
+    another (a loss may compute in float64): then they take its dtype."""
+    values = torch.empty(total, dtype=f.dtype, device=f.device)
+    places, block = values.split(size), _block_rows(f.n_params, size, total)
     for start in range(0, total, block):
         stop = min(start + block, total)
         run, first = f.prepared(rows(start, stop), size), start // size
         for k in range(-(-(stop - start) // size)):
             checkpoint()  # the running unit of heavy work may end here (explorer.budget.Cut)
-            if values is None:
-                loss = run(0)
-                values = loss.new_empty(total)
-                places = values.split(size)
-                places[0].copy_(loss)
-                continue
             place = places[first + k]
             loss = run(k, place)
-            if loss is not place:
-                place.copy_(loss)
-    assert values is not None
+            if loss is place:
+                continue
+            if not start and not k and loss.dtype != values.dtype:
+                values = loss.new_empty(total)
+                places = values.split(size)
+                place = places[0]
+            place.copy_(loss)
     return values
 
 
