@@ -259,7 +259,8 @@ def grid_losses(
     (len(a)·len(b),) at centre + a_i·d₁ + b_j·d₂, with ∂L/∂(a, b) (len(a)·len(b), 2) if grad.
     dirs (2, P). Without gradients no grid of coefficients is made (BatchedLoss.grid_values)."""
     f = BatchedLoss(model, obj, device)
-    at, along, first, second = (f.cast(t) for t in (centre, dirs, a, b))
+    at, along, first = f.cast(centre), f.cast(dirs), f.cast(a)
+    second = first if b is a else f.cast(b)  # a square grid's axes: one cast
     if along.dim() != 2 or len(along) != 2 or first.dim() != 1 or second.dim() != 1:
         raise ValueError(
             f"a grid needs 2 directions and two 1-D axes, got {tuple(along.shape)}, "

@@ -123,11 +123,15 @@ class Projection:
 
 def _centre(model: nn.Module, centre: ArrayLike | None) -> np.ndarray:
     """The centre as flat float64 theta: the model's parameters by default; checked."""
-    centre = flat_params(model) if centre is None else np.asarray(centre, dtype=np.float64)
-    size = sum(p.numel() for p in model.parameters())
-    if centre.shape != (size,) or not np.isfinite(centre).all():
-        raise ValueError(f"centre must be {size} finite numbers (flat theta), got {centre.shape}")
-    return centre
+    if centre is None:
+        at = flat_params(model)
+        if not np.isfinite(at).all():
+            raise ValueError("the model's parameters are not all finite; centre must be finite")
+        return at
+    at, size = np.asarray(centre, dtype=np.float64), sum(p.numel() for p in model.parameters())
+    if at.shape != (size,) or not np.isfinite(at).all():
+        raise ValueError(f"centre must be {size} finite numbers (flat theta), got {at.shape}")
+    return at
 
 
 def trajectory_thetas(trajectory: Iterable[Any], size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -156,9 +160,9 @@ def _axes(
 ) -> tuple[np.ndarray, tuple[float, float], tuple[str, str], dict[str, Any]]:
     """(directions (2, P), origin, labels, extras) for config.axes."""
     if config.axes == "params":
-        dirs, names = param_axes(model, config.names)
-        first, second = (float(centre[int(i)]) for i in dirs.argmax(dim=1))
-        return dirs.numpy(), (first, second), names, {}
+        unit, names = param_axes(model, config.names)
+        first, second = (float(v) for v in unit.numpy() @ centre)  # the centre's two entries
+        return unit.numpy(), (first, second), names, {}
     if config.axes == "random":
         dirs = filter_normalized_directions(
             model, centre, seed=config.seed, keep_bias=config.keep_bias
