@@ -304,5 +304,36 @@ def test_the_chunk_calibration_picks_one_of_its_sizes_once_a_workload(monkeypatc
     first = BatchedLoss(model, obj).cache_points()
     acts = 64 * 8
     sizes = sorted({max(1, e // acts) for e in batched.CACHE_ELEMS})
-    assert calls == [sizes] and first in sizes
-    assert BatchedLoss(model, obj).cache_points() == first and len(calls) == 1
+    assert calls[0] == sizes and first in sizes and len(calls) <= 2
+    assert all(size in sizes for size in calls[-1])  # the contenders' extra rounds
+    count = len(calls)
+    assert BatchedLoss(model, obj).cache_points() == first and len(calls) == count
+
+
+def test_the_chunk_calibration_times_its_contenders_again(monkeypatch):
+    """Sizes within CONTENDERS of the fastest after the first rounds are timed again, as many
+    rounds as fit in CALIBRATION_S (at most 2·CHUNK_ROUNDS), and the pick is the fastest (the
+    largest within CHUNK_SLACK) of everything measured: a size that looked 10% slower by noise
+    in the first rounds and is faster in the second wins. Rounds too slow to fit get none."""
+    from explorer.landscape import batched
+
+    model = make_model("mlp", in_dim=2, out_dim=1, hidden=(8,))
+    obj = objective(make_dataset("moons", n=64), get_loss("mse"))
+    sizes = sorted({max(1, e // (64 * 8)) for e in batched.CACHE_ELEMS})
+    small, big = sizes[1], sizes[2]
+    first = {size: 2e-3 for size in sizes} | {small: 1e-3, big: 1.1e-3}  # big: 10% behind
+    second = {small: 1e-3, big: 0.8e-3}
+    calls = []
+
+    def fake(runs, rounds):
+        calls.append((sorted(runs), rounds))
+        return {size: (first if len(calls) == 1 else second)[size] for size in runs}
+
+    monkeypatch.setattr(batched, "timings", fake)
+    monkeypatch.setattr(batched, "_CACHE_CHOICE", {})
+    assert BatchedLoss(model, obj).cache_points() == big
+    assert calls == [(sizes, batched.CHUNK_ROUNDS), ([small, big], 2 * batched.CHUNK_ROUNDS)]
+    monkeypatch.setattr(batched, "_CACHE_CHOICE", {})
+    calls.clear()
+    first, second = {s: 1e3 * t for s, t in first.items()}, {}  # rounds of seconds: no more
+    assert BatchedLoss(model, obj).cache_points() == small and len(calls) == 1

@@ -153,8 +153,8 @@ class _NotAChain(nn.Module):
 
 def test_a_block_holds_whole_chunks_and_at_least_one():
     assert batched._block_rows(n_params=2, size=524, total=40401) == 40401  # the line: one block
-    assert batched._block_rows(n_params=1185, size=16, total=10201) == 208  # 13 chunks of 16
-    assert batched._block_rows(n_params=10**6, size=16, total=100) == 16  # θ of one chunk
+    assert batched._block_rows(n_params=1185, size=16, total=10201) == 880  # 55 chunks of 16
+    assert batched._block_rows(n_params=10**7, size=16, total=100) == 16  # θ of one chunk
     assert batched._block_rows(n_params=10, size=7, total=3) == 3
 
 

@@ -18,6 +18,7 @@ leaves the cache), and which size wins depends on the CPU and the model.
 """
 
 import copy
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -52,9 +53,17 @@ CHUNK_ROUNDS = 5  # rounds of the chunk-size calibration (each a pass over ≤ 2
 CHUNK_SLACK = 0.02  # the largest chunk within 2% of the fastest (a gradient pass costs more a
 # chunk); at 5% the line model took 4x larger chunks than its fastest, 1.2x slower on 201²
 CALIBRATION_CHUNKS = 4  # the calibration's points: this many of its largest chunks
-# parameter entries of θ made at once without autograd (1 MiB of float32): a block of chunks
-# shares one θ and one set of views (the line's whole 201² grid is one block)
-THETA_BLOCK = 1 << 18
+# sizes within 15% of the fastest after CHUNK_ROUNDS get up to 2·CHUNK_ROUNDS rounds more, as
+# many as fit in CALIBRATION_S of calibration (the line model's: ~10 more; an MLP's first rounds
+# fill it): one process's best of 5 swung by up to 30% on this VM, and a line process took the
+# 262-point chunk, 15-25% slower than 524, by that noise alone
+CONTENDERS, CALIBRATION_S = 0.15, 0.15
+# parameter entries of θ made at once without autograd (4 MiB of float32): a block of chunks
+# shares one θ and one set of views, made and split once a block (~20 ops and a view a chunk
+# and tensor, ~0.15 ms for the 2-32-32-1 MLP); at 1 MiB its blocks held 13 chunks of 16 points
+# and took 5-21% longer than at 4 MiB (55 chunks; grid_values on 51², tanh and relu, best of
+# 11), 2 and 8 MiB in between; the 201² line grid is one block
+THETA_BLOCK = 1 << 20
 
 
 class BatchedLoss:
@@ -192,10 +201,11 @@ class BatchedLoss:
     def cache_points(self) -> int:
         """Grid points a chunk on the CPU: of chunks holding CACHE_ELEMS activations, the size
         that ran this evaluator's plane fastest a point (the largest within CHUNK_SLACK of it),
-        timed (best of CHUNK_ROUNDS, round-robin) once a process for each model shape, data
+        timed (best of CHUNK_ROUNDS, round-robin, and of the rounds more that the sizes
+        within CONTENDERS of the fastest get in CALIBRATION_S) once a process for each model shape, data
         size, loss, dtype and thread count, on CALIBRATION_CHUNKS largest chunks' worth of
-        points on a plane near the model's own parameters (0.1-0.2 s once, for the 2-32-32-1
-        MLP on 512 points). Timed as the engine runs it (plane_values): on two chunks' worth
+        points on a plane near the model's own parameters (0.2-0.3 s once, for the 2-32-32-1
+        MLP on 512 points; 0.15 s for the line). Timed as the engine runs it (plane_values): on two chunks' worth
         of points the line model's 201² surface took a 2-4x larger chunk than its fastest one
         half the time, 1.1-1.3x slower."""
         acts = self.obj.x.shape[0] * self.width
@@ -211,7 +221,15 @@ class BatchedLoss:
             coefs = 2 * torch.rand(CALIBRATION_CHUNKS * sizes[-1], 2, generator=gen) - 1
             centre, dirs, coefs = (self.cast(t) for t in (centre, dirs, coefs))
             runs = {size: partial(self.plane_values, centre, dirs, coefs, size) for size in sizes}
+            began = time.perf_counter()
             times = timings(runs, rounds=CHUNK_ROUNDS)
+            best = min(times.values())
+            close = {s: runs[s] for s, t in times.items() if t <= best * (1 + CONTENDERS)}
+            left = CALIBRATION_S - (time.perf_counter() - began)
+            extra = min(2 * CHUNK_ROUNDS, int(left / sum(times[s] for s in close)))
+            if len(close) > 1 and extra > 0:
+                for size, t in timings(close, rounds=extra).items():
+                    times[size] = min(times[size], t)
             fast = min(times.values()) * (1 + CHUNK_SLACK)
             _CACHE_CHOICE.setdefault(key, max(size for size, t in times.items() if t <= fast))
         return _CACHE_CHOICE.get(key, sizes[0])
