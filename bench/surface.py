@@ -21,15 +21,20 @@ candidates are timed round-robin (best of `repeat` each), so load from other pro
 them alike.
 
 The floor is chosen and then timed again: the least of a dozen noisy candidates' times is
-lower than any one of them runs (the winner's curse), so the fastest candidate of a first
-round-robin is timed, with the engine, in a second one, and floor_ms is that second time
-(`floor_first_ms` keeps the first), best of enough rounds (`rounds`) for FINAL_S of each, so
-that the cheap line case gets as many chances as the MLPs' longer runs; explorer_grad_ms is
+lower than any one of them runs (the winner's curse), so the FINALISTS fastest candidates of a
+first round-robin are timed, with the engine, in a second one, and floor_ms is the fastest of
+them there (`floor_first_ms` keeps the first round's best), best of enough rounds (`rounds`)
+for FINAL_S of each, so that the cheap line case gets as many chances as the MLPs' longer
+runs. `paired` is the median over that second round-robin's rounds of the engine's time over
+floor_by's in the same round: on a host whose load moves the best of 7 by 30% or more between
+two round-robins, it is the steadier of the two ratios (each round's two runs share the load
+of that moment). explorer_grad_ms is
 from the first round-robin. Run under the app's malloc settings (explorer.allocator).
 """
 
 import copy
 import math
+import statistics
 import time
 from collections.abc import Callable
 from itertools import product
@@ -71,6 +76,7 @@ FORMS: dict[str, tuple[bool, Callable[[Tensor, Tensor, Tensor], object]]] = {
     "in place": (True, lambda out, y, place: torch.mean(out.sub_(y).square_(), -1, out=place)),
 }
 FINAL_S = 0.5  # the second round-robin: rounds enough for this long of each
+FINALISTS = 3  # the first round-robin's fastest floor candidates timed again in the second
 MAX_ROUNDS = 40
 CHUNK_ACTS = tuple(1 << k for k in range(16, 21))  # activations a chunk: 64 Ki .. 1 Mi
 
@@ -129,13 +135,14 @@ def _loss_landscapes_ms(model, obj, surface, steps, repeat) -> float:
     return best_ms(run, repeat)
 
 
-def _floor_candidates(model, obj, thetas, kind) -> dict[str, Callable[[], None]]:
+def _floor_candidates(model, obj, thetas, kind) -> dict[str, Callable[[], list[Tensor]]]:
     """name -> the bare batched work from the per-point parameters θ (G, P), one per kernel,
     form (FORMS) and chunk size; chunk sizes that give the same number of points a chunk are
     timed once. θ, the data and (in place) the activation buffers are made before the clock;
     in it are the work the engine cannot skip either: θ's columns viewed as the parameters, each
     split into chunks (one split a tensor, the cheapest way to make a chunk's views), the
-    kernels, and each chunk's loss (in place: into its place in a values tensor)."""
+    kernels, and each chunk's loss (in place: into its place in a values tensor). A run returns
+    the chunks' losses (tests check them against the engine's values)."""
     f = BatchedLoss(model, obj)  # the engine's cast of the data and θ, before the clock
     rows = f.cast(thetas)
     x, y, total = f.obj.x, f.obj.target, len(rows)
@@ -185,22 +192,32 @@ def _floor_candidates(model, obj, thetas, kind) -> dict[str, Callable[[], None]]
             with torch.no_grad():
                 places = rows.new_empty(total).split(size)
                 xt = x[:, :1].T
-                for args, place, out in zip(chunks(size), places, chunk_outs, strict=True):
+                return [
                     loss(bare(args, act, out, xt), y, place)
+                    for args, place, out in zip(chunks(size), places, chunk_outs, strict=True)
+                ]
 
         candidates[f"{name}, {form}, {size} pts/chunk"] = run
     return candidates
 
 
-def _round_robin(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
-    """Best wall time (ms) of each fn over `repeat` rounds, every round calling each fn once."""
-    best = dict.fromkeys(fns, float("inf"))
+def _rounds(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
+    """Each fn's wall times (ms) over `repeat` rounds, every round calling each fn once, in
+    the opposite order to the round before (so neither always runs after the other)."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    order = list(fns.items())
     for _ in range(repeat):
-        for name, fn in fns.items():
+        for name, fn in order:
             start = time.perf_counter()
             fn()
-            best[name] = min(best[name], (time.perf_counter() - start) * 1e3)
-    return best
+            times[name].append((time.perf_counter() - start) * 1e3)
+        order.reverse()
+    return times
+
+
+def _round_robin(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Best wall time (ms) of each fn over `repeat` rounds (`_rounds`)."""
+    return {name: min(ms) for name, ms in _rounds(fns, repeat).items()}
 
 
 def _row(kind: str, steps: int, repeat: int) -> dict:
@@ -219,10 +236,16 @@ def _row(kind: str, steps: int, repeat: int) -> dict:
         "explorer_grad": lambda: loss_surface(model, obj, config),
     }
     first = _round_robin({**engine, **floors}, repeat)
-    floor_by = min(floors, key=first.__getitem__)
-    # the chosen floor timed again with the engine's values, best of at least FINAL_S of rounds
+    # the fastest FINALISTS candidates timed again, each round beside the engine's values, for
+    # at least FINAL_S of rounds: floor_by is the fastest of them in this second round
+    finalists = sorted(floors, key=first.__getitem__)[:FINALISTS]
     rounds = max(repeat, min(MAX_ROUNDS, math.ceil(FINAL_S * 1e3 / first["explorer"])))
-    times = _round_robin({"explorer": engine["explorer"], floor_by: floors[floor_by]}, rounds)
+    timed = _rounds({"explorer": engine["explorer"]} | {k: floors[k] for k in finalists}, rounds)
+    times = {name: min(ms) for name, ms in timed.items()}
+    floor_by = min(finalists, key=times.__getitem__)
+    paired = statistics.median(
+        e / f for e, f in zip(timed["explorer"], timed[floor_by], strict=True)
+    )
     return {
         "case": label,
         "grid": f"{steps}×{steps}",
@@ -231,10 +254,11 @@ def _row(kind: str, steps: int, repeat: int) -> dict:
         "loop_ms": loop_ms,
         "loss_landscapes_ms": _loss_landscapes_ms(model, obj, surface, steps, min(repeat, 2)),
         "floor_ms": times[floor_by],
-        "floor_first_ms": first[floor_by],
+        "floor_first_ms": min(first[k] for k in finalists),
         "floor_by": floor_by,
         "rounds": rounds,
         "explorer/floor": f"{times['explorer'] / times[floor_by]:.2f}×",
+        "paired": f"{paired:.2f}×",
         "note": "; ".join(notes),
     }
 
