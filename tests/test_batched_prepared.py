@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from explorer.data import make_dataset
-from explorer.landscape import batched, kernels
+from explorer.landscape import batched, blocks, kernels
 from explorer.landscape.batched import BatchedLoss, losses_at, plane_losses
 from explorer.losses import LOSSES, get_loss
 from explorer.models import ACTIVATIONS, Line, Squeeze, make_model
@@ -85,7 +85,7 @@ def test_blocks_of_theta_equal_the_loop(build, block, monkeypatch):
     """θ made a block at a time: blocks of one chunk, several uneven ones, one for the whole
     grid; chunks of 1, 3 and 7 points (the last of a block and of the grid shorter); chains
     with two activations in a row and one before any matmul."""
-    monkeypatch.setattr(batched, "THETA_BLOCK", block)
+    monkeypatch.setattr(blocks, "THETA_BLOCK", block)
     torch.manual_seed(1)
     model, obj = _case(build())
     centre, dirs, coeffs, thetas = _plane(model, n_points=29, seed=1)
@@ -110,7 +110,7 @@ def test_a_grid_without_gradients_equals_the_loop(build, block, rows, cols, monk
     """grid_losses without gradients (θ made from the two axes, no coefficients grid) at every
     grid point, row-major with a slow: blocks of one point up to the whole grid, so blocks that
     start and end inside a grid row; grids wider and taller than square; chunks of 1, 4, 6."""
-    monkeypatch.setattr(batched, "THETA_BLOCK", block)
+    monkeypatch.setattr(blocks, "THETA_BLOCK", block)
     torch.manual_seed(2)
     model, obj = _case(build())
     centre, dirs, _, _ = _plane(model, seed=2)
@@ -152,10 +152,10 @@ class _NotAChain(nn.Module):
 
 
 def test_a_block_holds_whole_chunks_and_at_least_one():
-    assert batched._block_rows(n_params=2, size=524, total=40401) == 40401  # the line: one block
-    assert batched._block_rows(n_params=1185, size=16, total=10201) == 880  # 55 chunks of 16
-    assert batched._block_rows(n_params=10**7, size=16, total=100) == 16  # θ of one chunk
-    assert batched._block_rows(n_params=10, size=7, total=3) == 3
+    assert blocks.block_rows(n_params=2, size=524, total=40401) == 40401  # the line: one block
+    assert blocks.block_rows(n_params=1185, size=16, total=10201) == 880  # 55 chunks of 16
+    assert blocks.block_rows(n_params=10**7, size=16, total=100) == 16  # θ of one chunk
+    assert blocks.block_rows(n_params=10, size=7, total=3) == 3
 
 
 @pytest.mark.parametrize("key", IN_PLACE)

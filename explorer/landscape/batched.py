@@ -7,7 +7,8 @@ The loss is then one call on (g, N) predictions with reduction="none" and a mean
 when the loss says that is its mean (Objective.mean_of_elements, from its LossSpec), else its
 "mean" reduction vmapped; without autograd, over the engine's own output buffers, in the loss's
 in-place form where it has one (LossSpec.in_place; explorer.landscape.grid_loss). There is never a Python loop over grid
-points, only over chunks (and, without autograd, blocks of chunks that share one θ).
+points, only over chunks (and, without autograd, blocks of chunks that share one θ:
+explorer.landscape.blocks).
 
 Memory: a chunk holds about (2·layers + 4)·N·width activations per grid point (forward values
 plus what autograd saves) and 3·P parameter entries; chunks are sized to stay under
@@ -30,6 +31,7 @@ from torch.func import functional_call, vmap
 from torch.types import Device
 
 from explorer.budget import checkpoint
+from explorer.landscape.blocks import block_rows, blockwise
 from explorer.landscape.forwards import (
     Forward,
     Prepare,
@@ -58,12 +60,6 @@ CALIBRATION_CHUNKS = 4  # the calibration's points: this many of its largest chu
 # fill it): one process's best of 5 swung by up to 30% on this VM, and a line process took the
 # 262-point chunk, 15-25% slower than 524, by that noise alone
 CONTENDERS, CALIBRATION_S = 0.15, 0.15
-# parameter entries of θ made at once without autograd (4 MiB of float32): a block of chunks
-# shares one θ and one set of views, made and split once a block (~20 ops and a view a chunk
-# and tensor, ~0.15 ms for the 2-32-32-1 MLP); at 1 MiB its blocks held 13 chunks of 16 points
-# and took 5-21% longer than at 4 MiB (55 chunks; grid_values on 51², tanh and relu, best of
-# 11), 2 and 8 MiB in between; the 201² line grid is one block
-THETA_BLOCK = 1 << 20
 
 
 class BatchedLoss:
@@ -154,9 +150,9 @@ class BatchedLoss:
 
     def plane_values(self, centre: Tensor, dirs: Tensor, coefs: Tensor, size: int) -> Tensor:
         """L (G,) at centre + c·dirs for the rows c of coefs (G, k), without autograd, in chunks
-        of `size` points: θ is made a block of chunks at a time (THETA_BLOCK), by k addcmuls
+        of `size` points: θ is made a block of chunks at a time (blocks.THETA_BLOCK), by k addcmuls
         (a GEMM of inner size k = 2 takes a slow path on the CPU: 1.5-3.5x the addcmuls)."""
-        theta = centre.new_empty(_block_rows(self.n_params, size, len(coefs)), self.n_params)
+        theta = centre.new_empty(block_rows(self.n_params, size, len(coefs)), self.n_params)
 
         def rows(start: int, stop: int) -> Tensor:
             out, c = theta[: stop - start], coefs[start:stop]
@@ -165,7 +161,7 @@ class BatchedLoss:
                 out.addcmul_(c[:, i : i + 1], dirs[i])
             return out
 
-        return _blockwise(self, rows, len(coefs), size)
+        return blockwise(self, rows, len(coefs), size)
 
     def grid_values(self, centre: Tensor, dirs: Tensor, a: Tensor, b: Tensor, size: int) -> Tensor:
         """L (len(a)·len(b),) at centre + a_i·d₁ + b_j·d₂, row-major (i slow), without autograd,
@@ -174,7 +170,7 @@ class BatchedLoss:
         cartesian product and the addcmuls over it cost ~4% of the line model's 201² surface)."""
         first, second = torch.addcmul(centre, a[:, None], dirs[0]), b[:, None] * dirs[1]
         width, total = len(b), len(a) * len(b)
-        block = _block_rows(self.n_params, size, total)
+        block = block_rows(self.n_params, size, total)
         grid = centre.new_empty(min(len(a), -(-block // width) + 1), width, self.n_params)
 
         def rows(start: int, stop: int) -> Tensor:
@@ -182,7 +178,7 @@ class BatchedLoss:
             out = torch.add(first[lo:hi, None], second, out=grid[: hi - lo])
             return out.view(-1, self.n_params)[start - lo * width : stop - lo * width]
 
-        return _blockwise(self, rows, total, size)
+        return blockwise(self, rows, total, size)
 
     def chunk_size(self, budget_mib: float, total: int, chunk: int | None = None) -> int:
         """Grid points a chunk: `chunk` if given, else under the memory budget and cache-sized."""
@@ -312,38 +308,6 @@ def _plane_grads(
     return values, grads
 
 
-def _block_rows(n_params: int, size: int, total: int) -> int:
-    """Points a block: whole chunks of `size` holding about THETA_BLOCK parameter entries (at
-    least one chunk), no more than `total`."""
-    return max(1, min(total, max(size, THETA_BLOCK // n_params // size * size)))
-
-
-def _blockwise(f: BatchedLoss, rows: Callable[[int, int], Tensor], total: int, size: int) -> Tensor:
-    """L at `total` points without autograd, as one tensor: rows(start, stop) gives the θ
-    (stop − start, P) of a block of points (whole chunks of `size`), which f.prepared runs chunk
-    by chunk, each chunk's loss written into its place, a view split off the values once (a
-    mean with out=, ~15 µs a chunk less than a copy by index; a split's views cost half a
-    slice's each). The values take the evaluator's dtype unless the first chunk's loss has
-    another (a loss may compute in float64): then they take its dtype."""
-    values = torch.empty(total, dtype=f.dtype, device=f.device)
-    places, block = values.split(size), _block_rows(f.n_params, size, total)
-    for start in range(0, total, block):
-        stop = min(start + block, total)
-        run, first = f.prepared(rows(start, stop), size), start // size
-        for k in range(-(-(stop - start) // size)):
-            checkpoint()  # the running unit of heavy work may end here (explorer.budget.Cut)
-            place = places[first + k]
-            loss = run(k, place)
-            if loss is place:
-                continue
-            if not start and not k and loss.dtype != values.dtype:
-                values = loss.new_empty(total)
-                places = values.split(size)
-                place = places[0]
-            place.copy_(loss)
-    return values
-
-
 def _grad(loss: Tensor, c: Tensor) -> Tensor:
     """∂loss_g/∂c_g for every row (rows are independent, so the gradient of the sum)."""
     if not loss.requires_grad:  # piecewise-constant loss: no graph, gradient zero
@@ -365,4 +329,4 @@ def losses_at(
     rows = f.cast(thetas)
     size = f.chunk_size(budget_mib, len(rows), chunk)
     with torch.no_grad():
-        return _blockwise(f, lambda start, stop: rows[start:stop], len(rows), size)
+        return blockwise(f, lambda start, stop: rows[start:stop], len(rows), size)
