@@ -196,14 +196,14 @@ class BatchedLoss:
 
     def cache_points(self) -> int:
         """Grid points a chunk on the CPU: of chunks holding CACHE_ELEMS activations, the size
-        that ran this evaluator's plane fastest a point (the largest within CHUNK_SLACK of it),
-        timed (best of CHUNK_ROUNDS, round-robin, and of the rounds more that the sizes
-        within CONTENDERS of the fastest get in CALIBRATION_S) once a process for each model shape, data
-        size, loss, dtype and thread count, on CALIBRATION_CHUNKS largest chunks' worth of
-        points on a plane near the model's own parameters (0.2-0.3 s once, for the 2-32-32-1
-        MLP on 512 points; 0.15 s for the line). Timed as the engine runs it (plane_values): on two chunks' worth
-        of points the line model's 201² surface took a 2-4x larger chunk than its fastest one
-        half the time, 1.1-1.3x slower."""
+        that ran this evaluator's grid fastest a point (the largest within CHUNK_SLACK of it),
+        timed once a process for each model shape, data size, loss, dtype and thread count:
+        best of CHUNK_ROUNDS round-robin, and of the extra rounds that the sizes within
+        CONTENDERS of the fastest get in CALIBRATION_S. The grid is CALIBRATION_CHUNKS rows of
+        the largest chunk's points, on a plane near the model's own parameters (0.2-0.3 s once
+        for the 2-32-32-1 MLP on 512 points; 0.15 s for the line), timed as a surface runs it
+        (grid_values). On two chunks' worth of points the line model's 201² surface took a 2-4x
+        larger chunk than its fastest one half the time, 1.1-1.3x slower."""
         acts = self.obj.x.shape[0] * self.width
         sizes = sorted({max(1, elems // acts) for elems in CACHE_ELEMS})
         key: tuple[Any, ...] = (self.device.type, self.dtype, torch.get_num_threads())
@@ -214,9 +214,9 @@ class BatchedLoss:
             centre = torch.cat([p.detach().reshape(-1) for p in self.model.parameters()])
             gen = torch.Generator().manual_seed(0)
             dirs = 0.1 * torch.randn(2, self.n_params, generator=gen, dtype=self.dtype)
-            coefs = 2 * torch.rand(CALIBRATION_CHUNKS * sizes[-1], 2, generator=gen) - 1
-            centre, dirs, coefs = (self.cast(t) for t in (centre, dirs, coefs))
-            runs = {size: partial(self.plane_values, centre, dirs, coefs, size) for size in sizes}
+            a, b = torch.linspace(-1, 1, CALIBRATION_CHUNKS), torch.linspace(-1, 1, sizes[-1])
+            centre, dirs, a, b = (self.cast(t) for t in (centre, dirs, a, b))
+            runs = {size: partial(self.grid_values, centre, dirs, a, b, size) for size in sizes}
             began = time.perf_counter()
             times = timings(runs, rounds=CHUNK_ROUNDS)
             best = min(times.values())
